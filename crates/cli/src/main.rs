@@ -1,5 +1,32 @@
 //! `dgemma`: convert, inspect and run DiffusionGemma GGUF models.
+//!
+//! One module per subcommand under `cmd/`; each exposes `Args` (clap) and `run(args)`.
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Parser)]
+#[command(name = "dgemma", version, about = "DiffusionGemma inference engine (GGUF, CPU/GPU)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a GGUF file's header, metadata and tensor table.
+    Info(cmd::info::Args),
+}
 
 fn main() {
-    eprintln!("dgemma: under construction");
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(args) => cmd::info::run(args),
+    };
+    if let Err(err) = result {
+        // One readable line (with its causes), non-zero exit, never a panic trace.
+        eprintln!("dgemma: error: {err:#}");
+        std::process::exit(1);
+    }
 }
