@@ -1,0 +1,112 @@
+//! Products with weights: `y = x Wᵀ` (linear layers), `y = x W` (soft embedding), row gathers.
+//!
+//! Weights are decoded to f32 a tile of rows at a time and dotted with every activation row, so
+//! each weight byte is read once per call however many rows `x` has; accumulation is f32 in a
+//! fixed order, so results do not depend on the thread count.
+
+use rayon::prelude::*;
+
+use crate::math::{axpy, dot, SyncPtr};
+use crate::weight::{decode, CpuWeight};
+
+/// Weight rows decoded per task.
+const TILE: usize = 16;
+
+/// `y[r, o] = Σ_c x[r, c] · W[o, c]` on one thread; `tile` holds `TILE · cols` decoded values.
+pub(crate) fn matmul_serial(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32], tile: &mut Vec<f32>) {
+    let (rows, cols) = (w.shape.rows, w.shape.cols);
+    tile.resize(TILE * cols, 0.0);
+    for o0 in (0..rows).step_by(TILE) {
+        let t = TILE.min(rows - o0);
+        for i in 0..t {
+            decode(w.ty, w.row(0, o0 + i), &mut tile[i * cols..(i + 1) * cols]);
+        }
+        for r in 0..n {
+            let xr = &x[r * cols..(r + 1) * cols];
+            for i in 0..t {
+                y[r * rows + o0 + i] = dot(xr, &tile[i * cols..(i + 1) * cols]);
+            }
+        }
+    }
+}
+
+/// `y [n, rows] = x [n, cols] · Wᵀ`, tiles of weight rows in parallel.
+pub(crate) fn matmul(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32]) {
+    let (rows, cols) = (w.shape.rows, w.shape.cols);
+    assert!(x.len() >= n * cols && y.len() >= n * rows, "matmul: buffers too small");
+    let out = SyncPtr(y.as_mut_ptr());
+    (0..rows.div_ceil(TILE)).into_par_iter().for_each_init(
+        || vec![0f32; TILE * cols],
+        |tile, ti| {
+            let o0 = ti * TILE;
+            let t = TILE.min(rows - o0);
+            for i in 0..t {
+                decode(w.ty, w.row(0, o0 + i), &mut tile[i * cols..(i + 1) * cols]);
+            }
+            for r in 0..n {
+                let xr = &x[r * cols..(r + 1) * cols];
+                for i in 0..t {
+                    // SAFETY: index r·rows + o0 + i < n·rows ≤ y.len(), and tile `ti` is the
+                    // only task writing output columns o0..o0+t.
+                    unsafe { out.write(r * rows + o0 + i, dot(xr, &tile[i * cols..(i + 1) * cols])) };
+                }
+            }
+        },
+    );
+}
+
+/// `y [n, cols] = x [n, rows] · W`: every task owns a block-aligned column segment of `y` for a
+/// group of rows and walks all weight rows, decoding only its segment.
+pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32]) {
+    let (rows, cols) = (w.shape.rows, w.shape.cols);
+    assert!(x.len() >= n * rows && y.len() >= n * cols, "matmul_transposed: buffers too small");
+    let bs = w.ty.block_size();
+    // Segments of whole blocks, about 256 wide; row groups of 32 keep y's segment in cache.
+    let seg = (256usize.div_ceil(bs) * bs).min(cols);
+    let n_seg = cols.div_ceil(seg);
+    const ROW_GROUP: usize = 32;
+    let n_grp = n.div_ceil(ROW_GROUP);
+    let out = SyncPtr(y.as_mut_ptr());
+    let bytes_per_block = w.ty.type_size();
+    (0..n_seg * n_grp).into_par_iter().for_each_init(
+        || (vec![0f32; seg], vec![0f32; ROW_GROUP * seg]),
+        |(wrow, acc), task| {
+            let (s, g) = (task % n_seg, task / n_seg);
+            let c0 = s * seg;
+            let width = seg.min(cols - c0);
+            let r0 = g * ROW_GROUP;
+            let m = ROW_GROUP.min(n - r0);
+            acc[..m * width].fill(0.0);
+            let (b0, b1) = (c0 / bs * bytes_per_block, (c0 + width) / bs * bytes_per_block);
+            for v in 0..rows {
+                let mut decoded = false;
+                for r in 0..m {
+                    let p = x[(r0 + r) * rows + v];
+                    if p == 0.0 {
+                        continue; // exact: adds nothing
+                    }
+                    if !decoded {
+                        decode(w.ty, &w.row(0, v)[b0..b1], &mut wrow[..width]);
+                        decoded = true;
+                    }
+                    axpy(p, &wrow[..width], &mut acc[r * width..(r + 1) * width]);
+                }
+            }
+            for r in 0..m {
+                for c in 0..width {
+                    // SAFETY: (row group, segment) pairs are disjoint between tasks, indices < n·cols.
+                    unsafe { out.write((r0 + r) * cols + c0 + c, acc[r * width + c]) };
+                }
+            }
+        },
+    );
+}
+
+/// `out[i] = W[ids[i]] · scale`.
+pub(crate) fn get_rows(w: &CpuWeight<'_>, ids: &[u32], scale: f32, out: &mut [f32]) {
+    let cols = w.shape.cols;
+    out[..ids.len() * cols].par_chunks_mut(cols).zip(ids.par_iter()).for_each(|(o, &id)| {
+        decode(w.ty, w.row(0, id as usize), o);
+        o.iter_mut().for_each(|v| *v *= scale);
+    });
+}
