@@ -6,6 +6,7 @@
 //! Quantizers, dequantizers and dot kernels build on these two modules.
 
 pub mod blocks;
+pub mod kernels;
 pub mod types;
 
 pub use types::{GgmlType, UnknownType};

@@ -1,0 +1,225 @@
+//! Public entry points: argument checks, activation preparation and the row-parallel loops.
+
+use rayon::prelude::*;
+
+use super::activations::{ActKind, Activations};
+use super::table::{row_kernel, RowKernel};
+use super::{is_supported, Isa, KernelError};
+use crate::types::GgmlType;
+
+/// Rows per parallel task for a single token: enough tasks to balance, few enough that each
+/// is a contiguous stretch of weights worth streaming.
+const MATVEC_MIN_ROWS: usize = 16;
+/// Rows per parallel task in a batch; their weights stay in L1/L2 while every token passes.
+const MATMUL_ROW_BLOCK: usize = 16;
+/// Tokens per pass over a row block; their activations stay in L2.
+const MATMUL_TOKEN_TILE: usize = 32;
+
+/// Fails unless `cols` is a whole number of blocks of a supported type.
+pub(crate) fn check_width(ty: GgmlType, cols: usize) -> Result<(), KernelError> {
+    if !is_supported(ty) {
+        return Err(KernelError::UnsupportedType(ty));
+    }
+    if cols % ty.block_size() != 0 {
+        return Err(KernelError::PartialBlock { ty, cols, block: ty.block_size() });
+    }
+    Ok(())
+}
+
+/// Bytes per weight row, after checking `w` holds exactly `rows` rows.
+fn check_weights(ty: GgmlType, w: &[u8], rows: usize, cols: usize) -> Result<usize, KernelError> {
+    check_width(ty, cols)?;
+    let row_bytes = ty.row_bytes(cols).ok_or(KernelError::PartialBlock {
+        ty,
+        cols,
+        block: ty.block_size(),
+    })?;
+    let total = row_bytes.checked_mul(rows).ok_or(KernelError::Overflow { what: "weights" })?;
+    if w.len() != total {
+        return Err(KernelError::Length { what: "weights (rows * row bytes)", expected: total, got: w.len() });
+    }
+    Ok(row_bytes)
+}
+
+/// `y = W x` for one activation vector: `w` is `rows` rows of `cols` values of type `ty`,
+/// `x` has `cols` values, `y` receives `rows` values (overwritten).
+pub fn matvec(
+    ty: GgmlType,
+    w: &[u8],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    matvec_on(Isa::detected(), ty, w, rows, cols, x, y)
+}
+
+/// [`matvec`] on an explicit instruction set.
+pub fn matvec_on(
+    isa: Isa,
+    ty: GgmlType,
+    w: &[u8],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    matmul_on(isa, ty, w, rows, cols, x, 1, y)
+}
+
+/// `Y = X Wᵀ` for a batch: `x` is `n` rows of `cols` (row-major), `y` is `n` rows of `rows`
+/// (row-major, token-major: `y[t * rows + r]`), overwritten. The activations are quantized
+/// once and every weight row is read from memory once for all `n` tokens.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    ty: GgmlType,
+    w: &[u8],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    n: usize,
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    matmul_on(Isa::detected(), ty, w, rows, cols, x, n, y)
+}
+
+/// [`matmul`] on an explicit instruction set.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_on(
+    isa: Isa,
+    ty: GgmlType,
+    w: &[u8],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    n: usize,
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    // Check the weights before spending time on the activations.
+    check_weights(ty, w, rows, cols)?;
+    let acts = Activations::quantize(ty, x, n, cols)?;
+    matmul_prepared_on(isa, ty, w, rows, &acts, y)
+}
+
+/// [`matmul`] with activations already prepared by [`Activations::quantize`] for this weight
+/// type and width (reuse them across the matrices a batch is multiplied with).
+pub fn matmul_prepared(
+    ty: GgmlType,
+    w: &[u8],
+    rows: usize,
+    acts: &Activations,
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    matmul_prepared_on(Isa::detected(), ty, w, rows, acts, y)
+}
+
+/// [`matmul_prepared`] on an explicit instruction set.
+pub fn matmul_prepared_on(
+    isa: Isa,
+    ty: GgmlType,
+    w: &[u8],
+    rows: usize,
+    acts: &Activations,
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    let cols = acts.cols();
+    let row_bytes = check_weights(ty, w, rows, cols)?;
+    // Weight types sharing an activation format (Q4_0 and Q8_0, say) can share activations.
+    if ActKind::for_weight(ty)? != acts.kind() && acts.n() > 0 {
+        return Err(KernelError::ActivationMismatch { prepared: acts.weight_type(), ty });
+    }
+    let n = acts.n();
+    let expected = rows.checked_mul(n).ok_or(KernelError::Overflow { what: "output" })?;
+    if y.len() != expected {
+        return Err(KernelError::Length { what: "output (n * rows)", expected, got: y.len() });
+    }
+    if expected == 0 {
+        return Ok(());
+    }
+    let kernel = row_kernel(isa, ty)?;
+    if row_bytes == 0 {
+        y.fill(0.0);
+        return Ok(());
+    }
+    if n == 1 {
+        run_single(kernel, w, row_bytes, acts, y);
+    } else {
+        run_batch(kernel, w, row_bytes, rows, acts, y);
+    }
+    Ok(())
+}
+
+/// One token: contiguous row ranges per task.
+fn run_single(kernel: RowKernel, w: &[u8], row_bytes: usize, acts: &Activations, y: &mut [f32]) {
+    let rows = y.len();
+    let chunk = rows.div_ceil(rayon::current_num_threads() * 8).max(MATVEC_MIN_ROWS);
+    y.par_chunks_mut(chunk).zip(w.par_chunks(chunk * row_bytes)).for_each(|(yc, wc)| {
+        for (yr, wr) in yc.iter_mut().zip(wc.chunks_exact(row_bytes)) {
+            *yr = kernel.dot(wr, acts, 0);
+        }
+    });
+}
+
+/// The output matrix shared between tasks that write disjoint rows of it.
+#[derive(Clone, Copy)]
+struct SharedOut {
+    ptr: *mut f32,
+    len: usize,
+}
+// SAFETY: tasks write disjoint index sets (each owns a distinct range of weight rows `r`, and
+// writes only `y[t * rows + r]` for its own `r`), so no element is accessed by two threads.
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    /// Store `v` at `idx`.
+    ///
+    /// # Safety
+    /// `idx < len`, and no other thread accesses `idx` while the output is shared.
+    #[inline]
+    unsafe fn write(&self, idx: usize, v: f32) {
+        debug_assert!(idx < self.len);
+        unsafe { *self.ptr.add(idx) = v };
+    }
+}
+
+/// A batch: each task owns a block of weight rows and runs every token over it, so the block is
+/// fetched from memory once and served from cache for the remaining tokens.
+fn run_batch(
+    kernel: RowKernel,
+    w: &[u8],
+    row_bytes: usize,
+    rows: usize,
+    acts: &Activations,
+    y: &mut [f32],
+) {
+    let n = acts.n();
+    let out = SharedOut { ptr: y.as_mut_ptr(), len: y.len() };
+    w.par_chunks(MATMUL_ROW_BLOCK * row_bytes).enumerate().for_each(|(blk, wc)| {
+        let r0 = blk * MATMUL_ROW_BLOCK;
+        for t0 in (0..n).step_by(MATMUL_TOKEN_TILE) {
+            let t1 = (t0 + MATMUL_TOKEN_TILE).min(n);
+            for (i, wr) in wc.chunks_exact(row_bytes).enumerate() {
+                for t in t0..t1 {
+                    let v = kernel.dot(wr, acts, t);
+                    let idx = t * rows + r0 + i;
+                    // SAFETY: idx < n * rows == out.len (r0 + i < rows, t < n); this task is the
+                    // only writer of row r0 + i (see `SharedOut`), and `y` outlives the loop.
+                    unsafe { out.write(idx, v) };
+                }
+            }
+        }
+    });
+}
+
+/// Dot product of one weight row (`w_row`: one row of type `ty`, `x.len()` values) with `x`.
+pub fn dot_row(ty: GgmlType, w_row: &[u8], x: &[f32]) -> Result<f32, KernelError> {
+    dot_row_on(Isa::detected(), ty, w_row, x)
+}
+
+/// [`dot_row`] on an explicit instruction set.
+pub fn dot_row_on(isa: Isa, ty: GgmlType, w_row: &[u8], x: &[f32]) -> Result<f32, KernelError> {
+    let mut y = [0.0f32];
+    matvec_on(isa, ty, w_row, 1, x.len(), x, &mut y)?;
+    Ok(y[0])
+}

@@ -1,0 +1,77 @@
+//! CPU dot products, matrix-vector and batched matrix products on quantized weights.
+//!
+//! Weights are rows of ggml blocks exactly as stored in a GGUF file (`rows` rows of `cols`
+//! elements, row-major, each row `ty.row_bytes(cols)` bytes, no alignment required).
+//! Activations are f32. As in ggml, the activations are quantized once per call and the inner
+//! loops are integer dot products:
+//!
+//! | weight type | activation format |
+//! |---|---|
+//! | Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 | [`BlockQ8Act`]: 32 values, `i8` + f32 scale (ggml: Q8_0 / Q8_1) |
+//! | Q4_K, Q5_K, Q6_K | [`BlockQ8K`]: 256 values, `i8` + f32 scale + sums of 16 |
+//! | F32, F16, BF16 | f32, unquantized |
+//!
+//! The activation rounding is the only approximation: `|result - exact| <= sum over activation
+//! blocks of (amax(block) / 254) * sum(|w_j|)`, plus f32 rounding of the accumulation.
+//!
+//! Every function runs on the calling thread's rayon pool (use `pool.install(|| matvec(..))`
+//! to pick one); nothing here owns threads or global state besides the cached CPU-feature
+//! probe in [`Isa::detected`].
+
+mod activations;
+mod driver;
+mod isa;
+mod scalar;
+mod table;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx2;
+
+pub use activations::{Activations, BlockQ8Act};
+pub use driver::{dot_row, dot_row_on, matmul, matmul_on, matmul_prepared, matvec, matvec_on};
+pub use isa::Isa;
+
+pub use crate::blocks::BlockQ8K;
+use crate::types::GgmlType;
+
+/// Why a kernel call was refused. Nothing in this module panics on bad sizes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KernelError {
+    /// No dot kernel for this weight type.
+    #[error("no CPU dot kernel for weight type {0}")]
+    UnsupportedType(GgmlType),
+    /// The row width is not a whole number of blocks of the weight type.
+    #[error("row width {cols} is not a multiple of the {ty} block size {block}")]
+    PartialBlock { ty: GgmlType, cols: usize, block: usize },
+    /// A buffer has the wrong length.
+    #[error("{what}: expected length {expected}, got {got}")]
+    Length { what: &'static str, expected: usize, got: usize },
+    /// The activations were prepared in the format of another weight type.
+    #[error("activations prepared for {prepared} weights cannot be used with {ty} weights")]
+    ActivationMismatch { prepared: GgmlType, ty: GgmlType },
+    /// A size computation overflowed `usize`.
+    #[error("{what}: size overflows usize")]
+    Overflow { what: &'static str },
+    /// The requested instruction set is not available on this CPU.
+    #[error("instruction set {0:?} is not available on this CPU")]
+    IsaUnavailable(Isa),
+}
+
+/// Weight types with a dot kernel, in the order the tests and benchmarks list them.
+pub const SUPPORTED_TYPES: [GgmlType; 11] = [
+    GgmlType::F32,
+    GgmlType::F16,
+    GgmlType::BF16,
+    GgmlType::Q8_0,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
+];
+
+/// Whether [`matvec`] / [`matmul`] accept weights of type `ty`.
+pub fn is_supported(ty: GgmlType) -> bool {
+    SUPPORTED_TYPES.contains(&ty)
+}

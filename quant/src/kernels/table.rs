@@ -1,0 +1,73 @@
+//! Picks the dot kernel for a (instruction set, weight type) pair.
+
+use super::activations::{Activations, BlockQ8Act};
+use super::{scalar, Isa, KernelError};
+use crate::blocks::BlockQ8K;
+use crate::types::GgmlType;
+
+/// One weight row against one activation row.
+///
+/// Only [`row_kernel`] builds this, after checking that the CPU supports the instruction set,
+/// which is what makes calling the (possibly `#[target_feature]`) function pointers sound.
+#[derive(Clone, Copy)]
+pub(crate) enum RowKernel {
+    F32(unsafe fn(&[u8], &[f32]) -> f32),
+    Q8(unsafe fn(&[u8], &[BlockQ8Act]) -> f32),
+    Q8K(unsafe fn(&[u8], &[BlockQ8K]) -> f32),
+}
+
+impl RowKernel {
+    /// Dot of weight row `w` (exactly one row of bytes) with activation row `t` of `acts`.
+    /// The caller has checked that `acts` was prepared for this weight type and width.
+    #[inline]
+    pub(crate) fn dot(self, w: &[u8], acts: &Activations, t: usize) -> f32 {
+        // SAFETY: `row_kernel` only returns kernels whose instruction set is available; the
+        // kernels themselves check that `w` holds as many blocks as the activation row.
+        unsafe {
+            match self {
+                RowKernel::F32(f) => f(w, acts.f32_row(t)),
+                RowKernel::Q8(f) => f(w, acts.q8_row(t)),
+                RowKernel::Q8K(f) => f(w, acts.q8k_row(t)),
+            }
+        }
+    }
+}
+
+/// The kernel for weights of type `ty` on `isa`.
+pub(crate) fn row_kernel(isa: Isa, ty: GgmlType) -> Result<RowKernel, KernelError> {
+    if !isa.is_available() {
+        return Err(KernelError::IsaUnavailable(isa));
+    }
+    match isa {
+        Isa::Scalar => scalar_kernel(ty),
+        Isa::Avx2 => avx2_kernel(ty),
+    }
+}
+
+fn scalar_kernel(ty: GgmlType) -> Result<RowKernel, KernelError> {
+    use GgmlType::*;
+    Ok(match ty {
+        F32 => RowKernel::F32(scalar::dot_f32),
+        F16 => RowKernel::F32(scalar::dot_f16),
+        BF16 => RowKernel::F32(scalar::dot_bf16),
+        Q8_0 => RowKernel::Q8(scalar::dot_q8_0),
+        Q4_0 => RowKernel::Q8(scalar::dot_q4_0),
+        Q4_1 => RowKernel::Q8(scalar::dot_q4_1),
+        Q5_0 => RowKernel::Q8(scalar::dot_q5_0),
+        Q5_1 => RowKernel::Q8(scalar::dot_q5_1),
+        Q4_K => RowKernel::Q8K(scalar::dot_q4_k),
+        Q5_K => RowKernel::Q8K(scalar::dot_q5_k),
+        Q6_K => RowKernel::Q8K(scalar::dot_q6_k),
+        other => return Err(KernelError::UnsupportedType(other)),
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx2_kernel(ty: GgmlType) -> Result<RowKernel, KernelError> {
+    scalar_kernel(ty)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx2_kernel(_ty: GgmlType) -> Result<RowKernel, KernelError> {
+    Err(KernelError::IsaUnavailable(Isa::Avx2))
+}
