@@ -64,7 +64,22 @@ fn scalar_kernel(ty: GgmlType) -> Result<RowKernel, KernelError> {
 
 #[cfg(target_arch = "x86_64")]
 fn avx2_kernel(ty: GgmlType) -> Result<RowKernel, KernelError> {
-    scalar_kernel(ty)
+    use super::x86_avx2 as k;
+    use GgmlType::*;
+    Ok(match ty {
+        F32 => RowKernel::F32(k::dot_f32),
+        F16 => RowKernel::F32(k::dot_f16),
+        BF16 => RowKernel::F32(k::dot_bf16),
+        Q8_0 => RowKernel::Q8(k::dot_q8_0),
+        Q4_0 => RowKernel::Q8(k::dot_q4_0),
+        Q4_1 => RowKernel::Q8(k::dot_q4_1),
+        Q5_0 => RowKernel::Q8(k::dot_q5_0),
+        Q5_1 => RowKernel::Q8(k::dot_q5_1),
+        Q4_K => RowKernel::Q8K(k::dot_q4_k),
+        Q5_K => RowKernel::Q8K(k::dot_q5_k),
+        Q6_K => RowKernel::Q8K(k::dot_q6_k),
+        other => return Err(KernelError::UnsupportedType(other)),
+    })
 }
 
 #[cfg(not(target_arch = "x86_64"))]
