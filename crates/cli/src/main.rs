@@ -17,12 +17,18 @@ struct Cli {
 enum Command {
     /// Print a GGUF file's header, metadata and tensor table.
     Info(cmd::info::Args),
+    /// Convert an HF DiffusionGemma checkpoint to GGUF (or --estimate sizes from a config).
+    Convert(cmd::convert::Args),
+    /// Requantize a BF16/F16/F32 GGUF like llama-quantize.
+    Quantize(cmd::quantize::Args),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => cmd::info::run(args),
+        Command::Convert(args) => cmd::convert::run(args),
+        Command::Quantize(args) => cmd::quantize::run(args),
     };
     if let Err(err) = result {
         // One readable line (with its causes), non-zero exit, never a panic trace.

@@ -66,6 +66,11 @@ pub mod keys {
     pub const TOKENIZER_CHAT_TEMPLATE: &str = "tokenizer.chat_template";
     pub const TOKENIZER_ADD_SPACE_PREFIX: &str = "tokenizer.ggml.add_space_prefix";
     pub const TOKENIZER_ADD_BOS: &str = "tokenizer.ggml.add_bos_token";
+    pub const TOKENIZER_ADD_EOS: &str = "tokenizer.ggml.add_eos_token";
+    pub const TOKENIZER_ADD_SEP: &str = "tokenizer.ggml.add_sep_token";
+    /// gguf-py's spelling (sic).
+    pub const TOKENIZER_SEP_ID: &str = "tokenizer.ggml.seperator_token_id";
+    pub const TOKENIZER_CLS_ID: &str = "tokenizer.ggml.cls_token_id";
 }
 
 /// `diffusion-gemma.<key>`.

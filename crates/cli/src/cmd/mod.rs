@@ -1,3 +1,5 @@
 //! Subcommands, one module each.
 
+pub mod convert;
 pub mod info;
+pub mod quantize;
