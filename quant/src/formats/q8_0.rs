@@ -1,0 +1,30 @@
+//! Q8_0: 32 elements, f16 scale `d` (bytes 0-1) and 32 signed bytes; `x = d * q`.
+
+use super::bytes::{get_f16, put_f16};
+
+pub(crate) const QK: usize = 32;
+pub(crate) const BYTES: usize = 34;
+
+/// ggml `quantize_row_q8_0_ref`: d = amax / 127, q = roundf(x / d) (ties away from zero). The
+/// unrounded d is used for q; only the stored scale is rounded to f16.
+pub(crate) fn quantize(src: &[f32], dst: &mut [u8]) {
+    for (x, y) in src.chunks_exact(QK).zip(dst.chunks_exact_mut(BYTES)) {
+        let amax = x.iter().fold(0.0f32, |m, v| if m > v.abs() { m } else { v.abs() });
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        put_f16(y, 0, d);
+        for (q, v) in y[2..].iter_mut().zip(x) {
+            *q = (v * id).round() as i8 as u8;
+        }
+    }
+}
+
+/// ggml `dequantize_row_q8_0`.
+pub(crate) fn dequantize(src: &[u8], dst: &mut [f32]) {
+    for (b, y) in src.chunks_exact(BYTES).zip(dst.chunks_exact_mut(QK)) {
+        let d = get_f16(b, 0);
+        for (o, q) in y.iter_mut().zip(&b[2..]) {
+            *o = (*q as i8) as f32 * d;
+        }
+    }
+}
