@@ -153,7 +153,7 @@ pub enum GgufError {
     /// A tensor's data is misaligned, outside the file, or overlaps another tensor.
     #[error("at byte {offset}: tensor '{name}': {reason}")]
     BadTensorData {
-        /// Absolute file offset of the tensor's data.
+        /// Where the tensor-info record starts.
         offset: u64,
         /// The tensor name.
         name: String,

@@ -130,7 +130,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Index> {
         offset: c.pos(),
         reason: format!("end of tensor infos {} cannot be aligned to {alignment}", c.pos()),
     })?;
-    check_tensor_data(&tensors, data_offset, alignment, bytes.len() as u64)?;
+    check_tensor_data(&tensors, &record_offsets, data_offset, alignment, bytes.len() as u64)?;
     Ok(Index { version, kvs, kv_by_key, tensors, tensor_by_name, alignment, data_offset })
 }
 
@@ -252,40 +252,52 @@ fn parse_tensor_info(c: &mut Cursor<'_>, i: usize) -> Result<TensorInfo> {
 
 /// Tensor data must be aligned, inside the file and not overlap. Unlike llama.cpp we do not
 /// require offsets to be contiguous in info order: a gap or reordering is harmless to a reader
-/// that only follows offsets (see docs/decisions.md).
-fn check_tensor_data(tensors: &[TensorInfo], data_offset: u64, alignment: u64, file_len: u64) -> Result<()> {
+/// that only follows offsets (see docs/decisions.md). Errors point at the tensor-info record
+/// (where the bad offset is stored) and name the data range.
+fn check_tensor_data(
+    tensors: &[TensorInfo],
+    record_offsets: &[u64],
+    data_offset: u64,
+    alignment: u64,
+    file_len: u64,
+) -> Result<()> {
     let mut spans = Vec::with_capacity(tensors.len());
-    for t in tensors {
-        let bad = |offset: u64, reason: String| GgufError::BadTensorData { offset, name: t.name.clone(), reason };
-        let start = data_offset.checked_add(t.offset).ok_or_else(|| {
-            bad(data_offset, format!("data offset {} overflows", t.offset))
-        })?;
+    for (t, &record) in tensors.iter().zip(record_offsets) {
+        let bad = |reason: String| GgufError::BadTensorData { offset: record, name: t.name.clone(), reason };
+        let start = data_offset
+            .checked_add(t.offset)
+            .ok_or_else(|| bad(format!("data offset {} overflows", t.offset)))?;
         if t.offset % alignment != 0 {
-            return Err(bad(start, format!("data offset {} is not a multiple of the alignment {alignment}", t.offset)));
+            return Err(bad(format!("data offset {} is not a multiple of the alignment {alignment}", t.offset)));
         }
-        let end = start
-            .checked_add(t.n_bytes())
-            .filter(|&e| e <= file_len)
-            .ok_or_else(|| bad(start, format!("{} bytes of data run past the end of the file ({file_len} bytes)", t.n_bytes())))?;
-        spans.push((start, end, t));
+        let end = start.checked_add(t.n_bytes()).filter(|&e| e <= file_len).ok_or_else(|| {
+            bad(format!(
+                "{} bytes of data at file byte {start} run past the end of the file ({file_len} bytes)",
+                t.n_bytes()
+            ))
+        })?;
+        spans.push((start, end, record, t));
     }
-    spans.sort_unstable_by_key(|&(s, e, _)| (s, e));
+    spans.sort_unstable_by_key(|&(s, e, _, _)| (s, e));
     // The furthest end so far and its tensor: a span starting before it overlaps.
     let mut reach: Option<(u64, &TensorInfo)> = None;
-    for (start, end, t) in spans {
+    for (start, end, record, t) in spans {
         if start == end {
             continue; // empty tensors occupy nothing
         }
         if let Some((prev_end, prev)) = reach {
             if start < prev_end {
                 return Err(GgufError::BadTensorData {
-                    offset: start,
+                    offset: record,
                     name: t.name.clone(),
-                    reason: format!("data overlaps tensor '{}' (which ends at byte {prev_end})", prev.name),
+                    reason: format!(
+                        "data at file byte {start} overlaps tensor '{}' (which ends at byte {prev_end})",
+                        prev.name
+                    ),
                 });
             }
         }
-        if reach.map_or(true, |(e, _)| end > e) {
+        if reach.is_none_or(|(e, _)| end > e) {
             reach = Some((end, t));
         }
     }
