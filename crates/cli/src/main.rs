@@ -21,6 +21,8 @@ enum Command {
     Convert(cmd::convert::Args),
     /// Requantize a BF16/F16/F32 GGUF like llama-quantize.
     Quantize(cmd::quantize::Args),
+    /// Print the token ids of a text as a JSON array (like llama-tokenize).
+    Tokenize(cmd::tokenize::Args),
 }
 
 fn main() {
@@ -29,6 +31,7 @@ fn main() {
         Command::Info(args) => cmd::info::run(args),
         Command::Convert(args) => cmd::convert::run(args),
         Command::Quantize(args) => cmd::quantize::run(args),
+        Command::Tokenize(args) => cmd::tokenize::run(args),
     };
     if let Err(err) = result {
         // One readable line (with its causes), non-zero exit, never a panic trace.

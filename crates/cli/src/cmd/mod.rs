@@ -3,3 +3,4 @@
 pub mod convert;
 pub mod info;
 pub mod quantize;
+pub mod tokenize;
