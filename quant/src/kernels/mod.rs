@@ -27,7 +27,9 @@ mod table;
 mod x86_avx2;
 
 pub use activations::{Activations, BlockQ8Act};
-pub use driver::{dot_row, dot_row_on, matmul, matmul_on, matmul_prepared, matvec, matvec_on};
+pub use driver::{
+    dot_row, dot_row_on, matmul, matmul_on, matmul_prepared, matmul_prepared_on, matvec, matvec_on,
+};
 pub use isa::Isa;
 
 pub use crate::blocks::BlockQ8K;

@@ -34,12 +34,23 @@ unsafe fn hsum_ps128(s: __m128) -> f32 {
     _mm_cvtss_f32(s)
 }
 
-/// The binary16 at `p` (unaligned) as f32.
+/// The binary16 at `p` (unaligned) as f32, converted in integer registers.
+///
+/// Not `vcvtph2ps`: for a single lane LLVM builds the input on top of whatever vector register
+/// is free, often the live FMA accumulator, which chains every block to the previous one
+/// (measured 4x slower on Q8_0). Exact for every input, including subnormals, inf and NaN.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn load_f16(p: *const u8) -> f32 {
-    let bits = (p as *const u16).read_unaligned();
-    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
+    let h = (p as *const u16).read_unaligned() as u32;
+    let sign = (h & 0x8000) << 16;
+    let bits = if h & 0x7C00 == 0x7C00 {
+        0x7F80_0000 | ((h & 0x03FF) << 13)
+    } else {
+        // Reinterpret exponent and mantissa in place, then rebias by 2^(127 - 15).
+        (f32::from_bits((h & 0x7FFF) << 13) * f32::from_bits(0x7780_0000)).to_bits()
+    };
+    f32::from_bits(bits | sign)
 }
 
 #[inline]
