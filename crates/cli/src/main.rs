@@ -17,6 +17,10 @@ struct Cli {
 enum Command {
     /// Print a GGUF file's header, metadata and tensor table.
     Info(cmd::info::Args),
+    /// Generate text: encode the prompt, denoise canvases, stream them to stdout.
+    Run(cmd::run::Args),
+    /// One denoiser forward: write the canvas logits to a safetensors file.
+    Logits(cmd::logits::Args),
     /// Convert an HF DiffusionGemma checkpoint to GGUF (or --estimate sizes from a config).
     Convert(cmd::convert::Args),
     /// Requantize a BF16/F16/F32 GGUF like llama-quantize.
@@ -29,6 +33,8 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => cmd::info::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Logits(args) => cmd::logits::run(args),
         Command::Convert(args) => cmd::convert::run(args),
         Command::Quantize(args) => cmd::quantize::run(args),
         Command::Tokenize(args) => cmd::tokenize::run(args),

@@ -2,5 +2,7 @@
 
 pub mod convert;
 pub mod info;
+pub mod logits;
+pub mod run;
 pub mod quantize;
 pub mod tokenize;
