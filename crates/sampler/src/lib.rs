@@ -24,4 +24,4 @@ pub use rng::{draw_initial_canvas, draw_step, LlamaRng, Mt19937, Rng};
 pub use row_stats::{inverse_cdf_sample, row_stats, RowStats};
 pub use schedule::{apply_temperature, temperature};
 pub use stability::StabilityHistory;
-pub use step::{accept_by_entropy, step, SampleDraws, StepBuffers, StepInput, StepOutcome};
+pub use step::{accept_by_entropy, decide, step, SampleDraws, StepBuffers, StepInput, StepOutcome};

@@ -166,6 +166,22 @@ pub fn step(
             Ok::<(), SamplerError>(())
         })?;
 
+    decide(bufs, input.noise, input.entropy_bound, input.confidence_threshold, history)
+}
+
+/// The second half of a step, for callers that computed the per-row statistics and candidate
+/// tokens themselves (e.g. on a GPU, where only `C` (max, argmax, Z, H, sample) tuples come back):
+/// given `bufs.stats` and `bufs.sampled`, fills entropies, argmax, the accept mask and the next
+/// canvas, and applies the stopping rule.
+pub fn decide(
+    bufs: &mut StepBuffers,
+    noise: &[u32],
+    entropy_bound: f64,
+    confidence_threshold: f64,
+    history: &mut StabilityHistory,
+) -> Result<StepOutcome, SamplerError> {
+    let c = bufs.canvas_length();
+    check_len("noise tokens", c, noise.len())?;
     let mut sum = 0.0f64;
     for ((h, a), s) in bufs.entropy.iter_mut().zip(bufs.argmax.iter_mut()).zip(&bufs.stats) {
         *h = s.entropy as f32;
@@ -174,12 +190,12 @@ pub fn step(
     }
     let mean_entropy = (sum / c as f64) as f32;
 
-    let accepted = accept_by_entropy(&bufs.entropy, input.entropy_bound, &mut bufs.order, &mut bufs.accept);
+    let accepted = accept_by_entropy(&bufs.entropy, entropy_bound, &mut bufs.order, &mut bufs.accept);
     for p in 0..c {
-        bufs.next_canvas[p] = if bufs.accept[p] { bufs.sampled[p] } else { input.noise[p] };
+        bufs.next_canvas[p] = if bufs.accept[p] { bufs.sampled[p] } else { noise[p] };
     }
 
     let stable = history.check_and_push(&bufs.argmax);
-    let confident = mean_entropy < input.confidence_threshold as f32;
+    let confident = mean_entropy < confidence_threshold as f32;
     Ok(StepOutcome { accepted, mean_entropy, stable, stop: stable && confident })
 }
