@@ -36,7 +36,7 @@ pub fn encode(ty: GgmlType, src: &[f32], dst: &mut [u8]) -> Result<(), String> {
             }
             Ok(())
         }
-        _ => crate::block_quant::quantize(ty, src, dst),
+        _ => dgemma_quant::quantize(ty, src, dst).map_err(|e| e.to_string()),
     }
 }
 
@@ -61,7 +61,7 @@ pub fn decode(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), String> {
             }
             Ok(())
         }
-        _ => crate::block_quant::dequantize(ty, src, dst),
+        _ => dgemma_quant::dequantize(ty, src, dst).map_err(|e| e.to_string()),
     }
 }
 

@@ -10,7 +10,6 @@
 //!
 //! Tensor types are decided in one place ([`plan::file_types`] over [`mixture`]) for all three.
 
-pub mod block_quant;
 pub mod config;
 pub mod convert_hf;
 pub mod encode;

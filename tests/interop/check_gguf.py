@@ -1,23 +1,26 @@
 """Reads a dgemma-written GGUF with gguf-py's GGUFReader and compares it with an entry of
 ../shared/interop/reference/gguf.json (what llama.cpp wrote for the same checkpoint).
 
-usage: check_gguf.py FILE.gguf REFERENCE.json ENTRY [--bf16-source CKPT_DIR]
+usage: check_gguf.py FILE.gguf REFERENCE.json ENTRY [--json REPORT.json]
 
 Checks: GGUFReader parses the file (every tensor's name, shape, type and every metadata key);
 tensor list, ggml types, ne and sha256 of data equal the reference; every non-`general.*` key
 has the reference's type and record sha256 (bytes from the value-type field to the record end).
-`general.*` differences are printed, not failed. Exit status 1 on any failure.
+`general.*` differences are reported, not failed. Exit status 1 on any failure, or with
+--json: always 0, the result written as {"failures": [...], "general": [...], "tensors": N,
+"keys": N} for the Rust tests (convert/tests/interop.rs) to assert on.
 """
-import hashlib, json, struct, sys
+import hashlib, json, sys
 import numpy as np
 from gguf import GGUFReader
 
 def main():
     path, ref_path, entry = sys.argv[1:4]
+    report = sys.argv[5] if len(sys.argv) > 5 and sys.argv[4] == "--json" else None
     ref = json.load(open(ref_path))[entry]
     r = GGUFReader(path)
     raw = np.memmap(path, mode="r")
-    failures = []
+    failures, general = [], []
     # metadata: GGUFReader gives each field's parts; the record's value bytes run from the
     # value-type part to the end of the last part.
     fields = {}
@@ -31,15 +34,15 @@ def main():
     for k in ref_keys:
         want = ref["metadata"][k]
         if k not in fields:
-            (print if k.startswith("general.") else failures.append)(f"key {k}: missing")
+            (general if k.startswith("general.") else failures).append(f"key {k}: missing")
             continue
         got = fields[k][1]
         if got != want["sha256"]:
             msg = f"key {k}: record differs (reference value {str(want.get('value'))[:60]!r})"
-            (print if k.startswith("general.") else failures.append)(msg)
+            (general if k.startswith("general.") else failures).append(msg)
     for k in fields:
         if k not in ref["metadata"]:
-            (print if k.startswith("general.") else failures.append)(f"key {k}: not in the reference")
+            (general if k.startswith("general.") else failures).append(f"key {k}: not in the reference")
     got_order = [k for k in fields]
     if [k for k in got_order if not k.startswith("general.")] != [k for k in ref_keys if not k.startswith("general.")]:
         failures.append("metadata key order differs from the reference")
@@ -58,6 +61,12 @@ def main():
         data = raw[g.data_offset:g.data_offset + g.n_bytes].tobytes()
         if hashlib.sha256(data).hexdigest() != t["sha256"]:
             failures.append(f"tensor {t['name']}: data differs ({t['type']})")
+    if report:
+        with open(report, "w") as out:
+            json.dump({"failures": failures, "general": general, "tensors": len(r.tensors), "keys": len(fields)}, out, indent=1)
+        return
+    for g in general:
+        print("general.* difference:", g)
     for f in failures:
         print("FAIL", f)
     print(f"{path}: {len(r.tensors)} tensors, {len(fields)} keys, {len(failures)} failures")
