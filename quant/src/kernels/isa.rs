@@ -12,11 +12,13 @@ pub enum Isa {
     Scalar,
     /// x86_64 AVX2 + FMA + F16C (Haswell / Zen 1 and later).
     Avx2,
+    /// aarch64 Advanced SIMD (baseline NEON, no `dotprod`).
+    Neon,
 }
 
 impl Isa {
     /// Every level this build knows, best last.
-    pub const ALL: [Isa; 2] = [Isa::Scalar, Isa::Avx2];
+    pub const ALL: [Isa; 3] = [Isa::Scalar, Isa::Neon, Isa::Avx2];
 
     /// The best level this CPU supports; probed on first use and cached.
     pub fn detected() -> Isa {
@@ -31,6 +33,7 @@ impl Isa {
         match self {
             Isa::Scalar => true,
             Isa::Avx2 => avx2_available(),
+            Isa::Neon => neon_available(),
         }
     }
 
@@ -39,6 +42,7 @@ impl Isa {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
+            Isa::Neon => "neon",
         }
     }
 }
@@ -52,5 +56,15 @@ fn avx2_available() -> bool {
 
 #[cfg(not(target_arch = "x86_64"))]
 fn avx2_available() -> bool {
+    false
+}
+
+#[cfg(target_arch = "aarch64")]
+fn neon_available() -> bool {
+    std::arch::is_aarch64_feature_detected!("neon")
+}
+
+#[cfg(not(target_arch = "aarch64"))]
+fn neon_available() -> bool {
     false
 }

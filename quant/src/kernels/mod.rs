@@ -19,6 +19,8 @@
 //! probe in [`Isa::detected`].
 
 mod activations;
+#[cfg(target_arch = "aarch64")]
+mod aarch64_neon;
 mod driver;
 mod isa;
 mod scalar;

@@ -41,6 +41,7 @@ pub(crate) fn row_kernel(isa: Isa, ty: GgmlType) -> Result<RowKernel, KernelErro
     match isa {
         Isa::Scalar => scalar_kernel(ty),
         Isa::Avx2 => avx2_kernel(ty),
+        Isa::Neon => neon_kernel(ty),
     }
 }
 
@@ -85,4 +86,30 @@ fn avx2_kernel(ty: GgmlType) -> Result<RowKernel, KernelError> {
 #[cfg(not(target_arch = "x86_64"))]
 fn avx2_kernel(_ty: GgmlType) -> Result<RowKernel, KernelError> {
     Err(KernelError::IsaUnavailable(Isa::Avx2))
+}
+
+#[cfg(target_arch = "aarch64")]
+fn neon_kernel(ty: GgmlType) -> Result<RowKernel, KernelError> {
+    use super::aarch64_neon as k;
+    use GgmlType::*;
+    Ok(match ty {
+        F32 => RowKernel::F32(k::dot_f32),
+        // No stable f16 vector type on aarch64 yet: the scalar kernel (the `half` crate) it is.
+        F16 => RowKernel::F32(scalar::dot_f16),
+        BF16 => RowKernel::F32(k::dot_bf16),
+        Q8_0 => RowKernel::Q8(k::dot_q8_0),
+        Q4_0 => RowKernel::Q8(k::dot_q4_0),
+        Q4_1 => RowKernel::Q8(k::dot_q4_1),
+        Q5_0 => RowKernel::Q8(k::dot_q5_0),
+        Q5_1 => RowKernel::Q8(k::dot_q5_1),
+        Q4_K => RowKernel::Q8K(k::dot_q4_k),
+        Q5_K => RowKernel::Q8K(k::dot_q5_k),
+        Q6_K => RowKernel::Q8K(k::dot_q6_k),
+        other => return Err(KernelError::UnsupportedType(other)),
+    })
+}
+
+#[cfg(not(target_arch = "aarch64"))]
+fn neon_kernel(_ty: GgmlType) -> Result<RowKernel, KernelError> {
+    Err(KernelError::IsaUnavailable(Isa::Neon))
 }
