@@ -16,7 +16,7 @@ pub struct SelfCond<'a> {
     pub logits: &'a [f32],
     /// Per-position max and partition sum of `z_prev`: `softmax(z_prev)[c][v] =
     /// exp(z_prev[c][v] − stats[c].max) / stats[c].partition`, so the model need not
-    /// recompute them.
+    /// recompute them ([`crate::weight`] gives the exact weights the partition summed).
     pub stats: &'a [RowStats],
 }
 

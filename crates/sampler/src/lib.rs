@@ -7,6 +7,7 @@
 //! * [`generate`] drives blocks and steps over any [`Denoiser`] (the model).
 
 mod error;
+mod fast_exp;
 mod generate;
 mod params;
 mod repetition;
@@ -21,7 +22,7 @@ pub use generate::{generate, BlockEvent, Denoiser, EndReason, GenerateConfig, Ge
 pub use params::{SamplerOverrides, SamplerParams};
 pub use repetition::repetition_loop_start;
 pub use rng::{draw_initial_canvas, draw_step, LlamaRng, Mt19937, Rng};
-pub use row_stats::{inverse_cdf_sample, row_stats, RowStats};
+pub use row_stats::{blocks_per_row, inverse_cdf_sample, row_stats, weight, RowStats, BLOCK};
 pub use schedule::{apply_temperature, temperature};
 pub use stability::StabilityHistory;
 pub use step::{accept_by_entropy, decide, step, SampleDraws, StepBuffers, StepInput, StepOutcome};

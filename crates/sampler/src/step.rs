@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use crate::error::SamplerError;
-use crate::row_stats::{inverse_cdf_sample, row_stats, RowStats};
+use crate::row_stats::{blocks_per_row, inverse_cdf_sample, row_stats, RowStats};
 use crate::stability::StabilityHistory;
 
 /// Where each position's candidate token comes from.
@@ -53,6 +53,8 @@ pub struct StepBuffers {
     pub next_canvas: Vec<u32>,
     /// Positions sorted by (entropy, position).
     order: Vec<u32>,
+    /// Per-row partial sums for the inverse-CDF search (sized on first use for a vocabulary).
+    block_sums: Vec<f64>,
 }
 
 /// Scalar results of a step.
@@ -79,6 +81,7 @@ impl StepBuffers {
             accept: vec![false; canvas_length],
             next_canvas: vec![0; canvas_length],
             order: (0..canvas_length as u32).collect(),
+            block_sums: Vec::new(),
         }
     }
 
@@ -151,16 +154,20 @@ pub fn step(
         return Err(SamplerError::Shape { what: "vocabulary", expected: 1, got: 0 });
     }
 
+    let nb = blocks_per_row(v);
+    // Allocates only on the first step for a vocabulary size.
+    bufs.block_sums.resize(c * nb, 0.0);
     let draws = input.draws;
     bufs.stats
         .par_iter_mut()
         .zip(bufs.sampled.par_iter_mut())
+        .zip(bufs.block_sums.par_chunks_mut(nb))
         .zip(input.z.par_chunks_exact(v))
         .enumerate()
-        .try_for_each(|(pos, ((stats, sampled), row))| {
-            *stats = row_stats(row, pos)?;
+        .try_for_each(|(pos, (((stats, sampled), sums), row))| {
+            *stats = row_stats(row, pos, sums)?;
             *sampled = match draws {
-                SampleDraws::Uniform(u) => inverse_cdf_sample(row, stats, u[pos]),
+                SampleDraws::Uniform(u) => inverse_cdf_sample(row, stats, sums, u[pos]),
                 SampleDraws::Tokens(t) => t[pos],
             };
             Ok::<(), SamplerError>(())
