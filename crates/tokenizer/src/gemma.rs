@@ -276,3 +276,104 @@ impl GemmaTokenizer {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A toy vocabulary: the five specials, 256 byte tokens, a few pieces and merges.
+    fn toy() -> GemmaTokenizer {
+        let mut tokens: Vec<String> = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>"].map(String::from).to_vec();
+        let mut types = vec![TokenType::Control; 5];
+        for b in 0..256 {
+            tokens.push(format!("<0x{b:02X}>"));
+            types.push(TokenType::Byte);
+        }
+        for (t, ty) in [
+            ("a", TokenType::Normal),
+            ("b", TokenType::Normal),
+            ("ab", TokenType::Normal),
+            ("▁", TokenType::Normal),
+            ("▁a", TokenType::Normal),
+            ("\n", TokenType::Normal),
+            ("\n\n", TokenType::Normal),
+            ("\n\n\n", TokenType::Normal),
+            ("<ctl>", TokenType::Control),
+            ("<ud>", TokenType::UserDefined),
+            ("<end_of_turn>", TokenType::Normal),
+        ] {
+            tokens.push(t.to_string());
+            types.push(ty);
+        }
+        let meta = TokenizerMetadata {
+            model: "gemma4".into(),
+            token_types: types,
+            merges: vec!["a b".into(), "▁ a".into(), "\n \n".into(), "x".into(), "b b".into()],
+            tokens,
+            scores: None,
+            bos_id: Some(2),
+            eos_id: Some(1),
+            unk_id: Some(3),
+            pad_id: Some(0),
+            mask_id: Some(4),
+            add_bos: true,
+            add_space_prefix: false,
+            chat_template: None,
+        };
+        GemmaTokenizer::from_metadata(&meta).unwrap()
+    }
+
+    #[test]
+    fn merges_escaping_byte_fallback_and_newline_runs() {
+        let t = toy();
+        let id = |s: &str| t.token_id(s).unwrap();
+        assert_eq!(t.dropped_merges(), 2, "the merge without a space and the one whose result is no token");
+        assert_eq!(t.encode("ab a", true, true).unwrap(), vec![2, id("ab"), id("▁a")]);
+        // 'é' has no token: its two UTF-8 bytes.
+        assert_eq!(t.encode("é", false, true).unwrap(), vec![id("<0xC3>"), id("<0xA9>")]);
+        // A newline run that is a token stays whole even where BPE would not build it (no merge
+        // makes "\n\n\n"); other runs go through BPE.
+        assert_eq!(t.encode("a\n\n\nb", false, true).unwrap(), vec![id("a"), id("\n\n\n"), id("b")]);
+        assert_eq!(t.encode("\n\n\n\n", false, true).unwrap(), vec![id("\n\n"), id("\n\n")]);
+        assert_eq!(t.encode("bb", false, true).unwrap(), vec![id("b"), id("b")]);
+    }
+
+    #[test]
+    fn special_tokens_follow_llama_cpp_rules() {
+        let t = toy();
+        let id = |s: &str| t.token_id(s).unwrap();
+        // CONTROL only with parse_special; USER_DEFINED always.
+        assert_eq!(t.encode("a<ctl>", false, true).unwrap(), vec![id("a"), id("<ctl>")]);
+        assert!(t.encode("a<ctl>", false, false).unwrap().len() > 2);
+        assert_eq!(t.encode("<ud>b", false, false).unwrap(), vec![id("<ud>"), id("b")]);
+        // <end_of_turn> is forced to CONTROL at load and is end-of-generation.
+        assert_eq!(t.token_type(id("<end_of_turn>")), Some(TokenType::Control));
+        assert_eq!(t.end_of_generation(), &[1, id("<end_of_turn>")]);
+        // Decoding: ▁ -> space, bytes re-assembled, control text only on request.
+        let ids = t.encode("<ctl>ab aé", true, true).unwrap();
+        assert_eq!(t.decode(&ids, false).unwrap(), "ab aé");
+        assert_eq!(t.decode(&ids, true).unwrap(), "<bos><ctl>ab aé");
+    }
+
+    #[test]
+    fn bad_metadata_is_an_error() {
+        let t = toy();
+        assert!(matches!(t.decode(&[9999], false), Err(TokenizerError::TokenOutOfRange { id: 9999, .. })));
+        let meta = TokenizerMetadata {
+            model: "llama".into(),
+            tokens: vec!["a".into()],
+            token_types: vec![TokenType::Normal],
+            merges: vec![],
+            scores: None,
+            bos_id: None,
+            eos_id: None,
+            unk_id: None,
+            pad_id: None,
+            mask_id: None,
+            add_bos: true,
+            add_space_prefix: false,
+            chat_template: None,
+        };
+        assert!(matches!(GemmaTokenizer::from_metadata(&meta), Err(TokenizerError::UnsupportedModel(_))));
+    }
+}
