@@ -14,9 +14,18 @@ pub(crate) fn quantize(src: &[f32], dst: &mut [u8]) {
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         put_f16(y, 0, d);
         for (q, v) in y[2..].iter_mut().zip(x) {
-            *q = (v * id).round() as i8 as u8;
+            *q = round_half_away(v * id) as i8 as u8;
         }
     }
+}
+
+/// C `roundf` for |v| < 2^23 (here |v| <= 127): `f32::round` is a libm call on baseline x86-64,
+/// this is a truncating convert plus an exact fraction test, and gives the same integer.
+#[inline(always)]
+fn round_half_away(v: f32) -> i32 {
+    let t = v as i32;
+    let frac = v - t as f32; // exact: v and its integer part share the exponent range
+    t + (frac >= 0.5) as i32 - (frac <= -0.5) as i32
 }
 
 /// ggml `dequantize_row_q8_0`.
@@ -25,6 +34,22 @@ pub(crate) fn dequantize(src: &[u8], dst: &mut [f32]) {
         let d = get_f16(b, 0);
         for (o, q) in y.iter_mut().zip(&b[2..]) {
             *o = (*q as i8) as f32 * d;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_half_away;
+
+    #[test]
+    fn round_half_away_equals_roundf_on_the_q8_0_range() {
+        // Every f32 in [-128, 128] with a step of 2^-10 (all ties included) plus neighbours of ties.
+        for i in -(128 << 10)..=(128 << 10) {
+            let v = i as f32 / 1024.0;
+            for w in [v, f32::from_bits(v.to_bits() + 1), f32::from_bits(v.to_bits().saturating_sub(1))] {
+                assert_eq!(round_half_away(w), w.round() as i32, "{w}");
+            }
         }
     }
 }
