@@ -72,6 +72,7 @@ fn check_all_strings(tok: &GemmaTokenizer, source: &str) {
 #[test]
 fn gguf_tokenizer_gives_llama_cpp_ids_for_all_reference_strings() {
     check_all_strings(gguf_tokenizer(), "interop GGUF");
+    assert_eq!(gguf_tokenizer().dropped_merges(), 0, "every merge of the interop file is usable");
 }
 
 #[test]
