@@ -1,0 +1,70 @@
+//! Products with weights: `y = x Wᵀ`, `y = x W`, and row gathers, dispatched per weight part.
+
+use crate::buffer::WgpuBuffer;
+use crate::kernels::Kernel;
+use crate::recorder::{u, Bind, Recorder};
+use crate::weight::WgpuWeight;
+
+/// Where the activations of a product live: `n` rows of `x` starting at element `x_off`, results
+/// to `y` at element `y_off` with rows `y_stride` apart.
+pub(crate) struct Operands<'a> {
+    pub(crate) x: &'a wgpu::Buffer,
+    pub(crate) x_off: usize,
+    pub(crate) n: usize,
+    pub(crate) y: &'a wgpu::Buffer,
+    pub(crate) y_off: usize,
+    pub(crate) y_stride: usize,
+}
+
+/// `y[t, r] = W[lo + r] · x[t]` for the flattened weight rows `lo .. lo + nrows` (an expert's
+/// rows are `e · rows ..`), one dispatch per part they span.
+pub(crate) fn record_matmul(rec: &mut Recorder<'_>, w: &WgpuWeight, lo: usize, nrows: usize, o: &Operands<'_>) {
+    let cols = w.shape.cols;
+    for (part, prow, cnt, out_col) in w.spans(lo, lo + nrows) {
+        let params = [
+            u(o.n),
+            u(cols),
+            u(cnt),
+            u(o.x_off),
+            u(o.y_off),
+            u(o.y_stride),
+            u(out_col),
+            u(prow),
+            u(w.row_bytes),
+        ];
+        let groups = [cnt.div_ceil(64) as u32, o.n.div_ceil(8) as u32, 1];
+        rec.dispatch(Kernel::Matmul(w.ty), &params, &[Bind::Buf(&part.buf), Bind::Buf(o.x), Bind::Buf(o.y)], groups);
+    }
+}
+
+pub(crate) fn matmul(rec: &mut Recorder<'_>, w: &WgpuWeight, x: &WgpuBuffer, n: usize, y: &WgpuBuffer) {
+    let (rows, cols) = (w.shape.rows, w.shape.cols);
+    assert!(x.len >= n * cols && y.len >= n * rows, "matmul: buffers too small");
+    let o = Operands { x: &x.buf, x_off: 0, n, y: &y.buf, y_off: 0, y_stride: rows };
+    record_matmul(rec, w, 0, rows, &o);
+}
+
+/// `y [n, cols] = x [n, rows] · W`: parts after the first accumulate into `y`.
+pub(crate) fn matmul_transposed(rec: &mut Recorder<'_>, w: &WgpuWeight, x: &WgpuBuffer, n: usize, y: &WgpuBuffer) {
+    let (rows, cols) = (w.shape.rows, w.shape.cols);
+    assert!(x.len >= n * rows && y.len >= n * cols, "matmul_transposed: buffers too small");
+    for (i, (part, prow, cnt, _)) in w.spans(0, rows).enumerate() {
+        debug_assert_eq!(prow, 0);
+        let params = [u(n), u(cnt), u(cols), 0, u(rows), u(part.row0), 0, (i > 0) as u32, u(w.row_bytes)];
+        let groups = [cols.div_ceil(32) as u32, n.div_ceil(8) as u32, 1];
+        rec.dispatch(Kernel::MatmulT(w.ty), &params, &[Bind::Buf(&part.buf), Bind::Buf(&x.buf), Bind::Buf(&y.buf)], groups);
+    }
+}
+
+/// `out[i] = W[ids[i]] · scale`; every part checks which ids it holds.
+pub(crate) fn get_rows(rec: &mut Recorder<'_>, w: &WgpuWeight, ids: &[u32], scale: f32, out: &WgpuBuffer) {
+    let cols = w.shape.cols;
+    assert!(out.len >= ids.len() * cols, "get_rows: output too small");
+    let ids_off = rec.aux(ids);
+    for part in &w.parts {
+        let params =
+            [u(ids.len()), u(cols), u(w.row_bytes), u(part.row0), u(part.row0 + part.rows), 0, ids_off, scale.to_bits()];
+        let groups = [cols.div_ceil(32).div_ceil(64) as u32, u(ids.len()), 1];
+        rec.dispatch(Kernel::GetRows(w.ty), &params, &[Bind::Buf(&part.buf), Bind::Aux, Bind::Buf(&out.buf)], groups);
+    }
+}
