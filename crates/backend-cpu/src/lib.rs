@@ -30,6 +30,8 @@ pub enum CpuError {
 pub struct CpuBackend {
     pool: rayon::ThreadPool,
     moe_scratch: Mutex<moe::MoeScratch>,
+    /// Quantized activations of the last matmul, reused so steady-state calls do not allocate.
+    acts: Mutex<dgemma_quant::kernels::Activations>,
 }
 
 impl CpuBackend {
@@ -40,7 +42,7 @@ impl CpuBackend {
             .thread_name(|i| format!("dgemma-cpu-{i}"))
             .build()
             .map_err(|source| CpuError::ThreadPool { threads, source })?;
-        Ok(Self { pool, moe_scratch: Mutex::new(moe::MoeScratch::default()) })
+        Ok(Self { pool, moe_scratch: Mutex::new(moe::MoeScratch::default()), acts: Mutex::new(Default::default()) })
     }
 }
 
@@ -93,7 +95,9 @@ impl Backend for CpuBackend {
     }
 
     fn matmul(&self, w: &CpuWeight<'_>, x: &Vec<f32>, n: usize, y: &mut Vec<f32>) {
-        self.pool.install(|| matmul::matmul(w, x, n, y));
+        let mut acts = self.acts.lock().unwrap_or_else(|p| p.into_inner());
+        let acts: &mut dgemma_quant::kernels::Activations = &mut acts;
+        self.pool.install(|| matmul::matmul(w, x, n, y, acts));
     }
 
     fn matmul_transposed(&self, w: &CpuWeight<'_>, x: &Vec<f32>, n: usize, y: &mut Vec<f32>) {

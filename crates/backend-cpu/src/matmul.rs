@@ -6,14 +6,27 @@
 
 use rayon::prelude::*;
 
+use dgemma_quant::kernels::{matmul_prepared, Activations};
+
 use crate::math::{axpy, dot, SyncPtr};
-use crate::weight::{decode, CpuWeight};
+use crate::weight::{decode, is_float, CpuWeight};
 
 /// Weight rows decoded per task.
 const TILE: usize = 16;
 
-/// `y[r, o] = Σ_c x[r, c] · W[o, c]` on one thread; `tile` holds `TILE · cols` decoded values.
-pub(crate) fn matmul_serial(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32], tile: &mut Vec<f32>) {
+/// `y = x Wᵀ` through the quant crate's kernels (block types), reusing `acts`.
+pub(crate) fn matmul_quant(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32], acts: &mut Activations) {
+    let (rows, cols) = (w.shape.rows, w.shape.cols);
+    acts.prepare(w.ty, &x[..n * cols], n, cols).expect("width checked at upload");
+    matmul_prepared(w.ty, w.data, rows, acts, &mut y[..n * rows]).expect("shape checked at upload");
+}
+
+/// `y[r, o] = Σ_c x[r, c] · W[o, c]` for one expert: float types on this thread (`tile` holds
+/// `TILE · cols` decoded values), block types through the kernels.
+pub(crate) fn matmul_serial(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32], tile: &mut Vec<f32>, acts: &mut Activations) {
+    if !is_float(w.ty) {
+        return matmul_quant(w, x, n, y, acts);
+    }
     let (rows, cols) = (w.shape.rows, w.shape.cols);
     tile.resize(TILE * cols, 0.0);
     for o0 in (0..rows).step_by(TILE) {
@@ -31,9 +44,12 @@ pub(crate) fn matmul_serial(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32
 }
 
 /// `y [n, rows] = x [n, cols] · Wᵀ`, tiles of weight rows in parallel.
-pub(crate) fn matmul(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32]) {
+pub(crate) fn matmul(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32], acts: &mut Activations) {
     let (rows, cols) = (w.shape.rows, w.shape.cols);
     assert!(x.len() >= n * cols && y.len() >= n * rows, "matmul: buffers too small");
+    if !is_float(w.ty) {
+        return matmul_quant(w, x, n, y, acts);
+    }
     let out = SyncPtr(y.as_mut_ptr());
     (0..rows.div_ceil(TILE)).into_par_iter().for_each_init(
         || vec![0f32; TILE * cols],

@@ -5,6 +5,7 @@
 //! the output does not depend on the thread count.
 
 use dgemma_backend::MoeRoute;
+use dgemma_quant::kernels::Activations;
 use rayon::prelude::*;
 
 use crate::math::{gelu_tanh, SyncPtr};
@@ -31,6 +32,7 @@ struct Work {
     act: Vec<f32>,
     y: Vec<f32>,
     tile: Vec<f32>,
+    acts: Activations,
 }
 
 /// See [`dgemma_backend::Backend::moe`].
@@ -60,7 +62,7 @@ pub(crate) fn moe(gate_up: &CpuWeight<'_>, down: &CpuWeight<'_>, x: &[f32], rout
     let slots = SyncPtr(s.slots.as_mut_ptr());
     let (order, start) = (&s.order, &s.start);
     (0..ne).into_par_iter().filter(|&e| start[e + 1] > start[e]).for_each_init(
-        || Work { x: Vec::new(), gu: Vec::new(), act: Vec::new(), y: Vec::new(), tile: Vec::new() },
+        || Work { x: Vec::new(), gu: Vec::new(), act: Vec::new(), y: Vec::new(), tile: Vec::new(), acts: Activations::new() },
         |wk, e| {
             let mine = &order[start[e]..start[e + 1]];
             let m = mine.len();
@@ -70,7 +72,7 @@ pub(crate) fn moe(gate_up: &CpuWeight<'_>, down: &CpuWeight<'_>, x: &[f32], rout
                 wk.x[i * h..(i + 1) * h].copy_from_slice(&x[r * h..(r + 1) * h]);
             }
             wk.gu.resize(m * two_i, 0.0);
-            matmul_serial(&gate_up.expert(e), &wk.x, m, &mut wk.gu, &mut wk.tile);
+            matmul_serial(&gate_up.expert(e), &wk.x, m, &mut wk.gu, &mut wk.tile, &mut wk.acts);
             wk.act.resize(m * inter, 0.0);
             for i in 0..m {
                 let g = &wk.gu[i * two_i..i * two_i + inter];
@@ -80,7 +82,7 @@ pub(crate) fn moe(gate_up: &CpuWeight<'_>, down: &CpuWeight<'_>, x: &[f32], rout
                 }
             }
             wk.y.resize(m * h, 0.0);
-            matmul_serial(&down.expert(e), &wk.act, m, &mut wk.y, &mut wk.tile);
+            matmul_serial(&down.expert(e), &wk.act, m, &mut wk.y, &mut wk.tile, &mut wk.acts);
             for (i, &slot) in mine.iter().enumerate() {
                 let wgt = route.weights[slot as usize];
                 for c in 0..h {

@@ -56,10 +56,15 @@ impl<'a> CpuWeight<'a> {
     }
 }
 
-/// Types this backend can decode.
+/// Types this backend can decode and multiply.
 pub(crate) fn supported(ty: GgmlType) -> bool {
-    use GgmlType::*;
-    matches!(ty, F32 | F16 | BF16)
+    is_float(ty) || (dgemma_quant::kernels::is_supported(ty) && dgemma_quant::can_dequantize(ty))
+}
+
+/// Plain float types: multiplied in f32 by this crate; block types go through the quant
+/// crate's integer-dot kernels (activations quantized to 8 bits once per call, as in ggml).
+pub(crate) fn is_float(ty: GgmlType) -> bool {
+    matches!(ty, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16)
 }
 
 /// Decode `dst.len()` elements (a whole number of blocks) from `src`.
@@ -81,7 +86,7 @@ pub(crate) fn decode(ty: GgmlType, src: &[u8], dst: &mut [f32]) {
                 *d = f32::from_bits((u16::from_le_bytes([s[0], s[1]]) as u32) << 16);
             }
         }
-        // `supported` admits only the types above; CpuWeight::new rejects the rest.
-        _ => dst.fill(f32::NAN),
+        // CpuWeight::new admitted only types the quant crate decodes, in whole blocks.
+        ty => dgemma_quant::dequantize(ty, src, dst).expect("block type and length checked at upload"),
     }
 }

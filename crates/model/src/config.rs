@@ -7,6 +7,9 @@ use dgemma_gguf::GgufFile;
 use crate::error::{ModelError, Result};
 use crate::meta::Meta;
 
+/// `final_logit_softcapping` of the reference config class when config.json omits it.
+pub const REFERENCE_SOFTCAP: f32 = 30.0;
+
 /// Attention shape and RoPE of one layer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerSpec {
@@ -94,7 +97,15 @@ impl Config {
         let experts = m.usize(&a(keys::EXPERT_COUNT))?;
         let top_k = m.usize(&a(keys::EXPERT_USED_COUNT))?;
         m.check(&a(keys::EXPERT_USED_COUNT), top_k >= 1 && top_k <= experts, || format!("{top_k} not in 1..={experts}"))?;
-        let softcap = m.opt_f32(&a(keys::FINAL_LOGIT_SOFTCAPPING))?.filter(|c| *c != 0.0);
+        // Absent: the reference's default (DiffusionGemma text config, 30.0), not llama.cpp's
+        // "no capping" — converters skip the key when config.json relies on the default, and
+        // dropping the cap changes every logit (docs/architecture.md). An explicit 0 disables it.
+        let softcap = match m.opt_f32(&a(keys::FINAL_LOGIT_SOFTCAPPING))? {
+            None => Some(REFERENCE_SOFTCAP),
+            Some(c) if c == 0.0 => None,
+            Some(c) if c > 0.0 => Some(c),
+            Some(c) => return Err(ModelError::BadKey { key: a(keys::FINAL_LOGIT_SOFTCAPPING), reason: format!("{c} must be >= 0") }),
+        };
         let embd = file
             .tensor(GlobalTensor::TokenEmbd.name())
             .ok_or_else(|| ModelError::MissingTensor { name: GlobalTensor::TokenEmbd.name().to_string() })?;

@@ -12,7 +12,7 @@ mod scratch;
 mod session;
 mod weights;
 
-pub use config::{Config, LayerSpec};
+pub use config::{Config, LayerSpec, REFERENCE_SOFTCAP};
 pub use diffusion_gemma::{Model, Pass, Trace};
 pub use error::{ModelError, Result};
 pub use kv_cache::KvCache;

@@ -87,3 +87,47 @@ pub fn heads_first_to_rows(x: &[f32], heads: usize, t: usize, d: usize) -> Vec<f
     }
     out
 }
+
+/// The decoder logits of one golden case (dec0, dec0_sc, dec1, dec1_sc) computed on `file`,
+/// with the golden inputs (prompt, canvases, z_prev, committed canvas), as (name, logits).
+pub fn decoder_logits(file: &dgemma_gguf::GgufFile, g: &Golden, case: &str, threads: usize) -> Vec<(String, Vec<f32>)> {
+    use dgemma_model::{KvCache, Model, Scratch};
+    let backend = dgemma_backend_cpu::CpuBackend::new(threads).unwrap();
+    let model = Model::load(file, &backend).expect("model loads");
+    let cfg = &model.cfg;
+    let prompt = g.ids(&format!("{case}.prompt_ids"));
+    let mut cache = KvCache::new(&backend, cfg, prompt.len() + 2 * cfg.canvas);
+    let mut s = Scratch::new(&backend, cfg, 64, true);
+    model.encode(&prompt, &mut cache, &mut s, None).unwrap();
+    let mut out = Vec::new();
+    for (block, commit) in [("dec0", Some("enc1.ids")), ("dec1", None)] {
+        let canvas = g.ids(&format!("{case}.{block}.canvas"));
+        let mut logits = vec![0f32; canvas.len() * cfg.vocab];
+        model.denoise(&canvas, &cache, None, &mut s, &mut logits, None).unwrap();
+        out.push((format!("{case}.{block}.logits"), logits.clone()));
+        let (z, _) = g.f32(&format!("{case}.{block}_sc.z_prev"));
+        model.denoise(&canvas, &cache, Some(&z), &mut s, &mut logits, None).unwrap();
+        out.push((format!("{case}.{block}_sc.logits"), logits));
+        if let Some(c) = commit {
+            model.encode(&g.ids(&format!("{case}.{c}")), &mut cache, &mut s, None).unwrap();
+        }
+    }
+    out
+}
+
+/// Mean over rows of KL(softmax(want) ‖ softmax(got)) in nats (f64).
+pub fn mean_kld(got: &[f32], want: &[f32], width: usize) -> f64 {
+    fn logp(r: &[f32]) -> Vec<f64> {
+        let m = r.iter().fold(f64::NEG_INFINITY, |a, &v| a.max(v as f64));
+        let lse = m + r.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+        r.iter().map(|&v| v as f64 - lse).collect()
+    }
+    let rows = want.len() / width;
+    let total: f64 = (0..rows)
+        .map(|i| {
+            let (g, w) = (&got[i * width..(i + 1) * width], &want[i * width..(i + 1) * width]);
+            logp(w).into_iter().zip(logp(g)).map(|(lw, lg)| lw.exp() * (lw - lg)).sum::<f64>()
+        })
+        .sum();
+    total / rows as f64
+}
