@@ -123,13 +123,13 @@ impl<'a> Value<'a> {
         })
     }
 
-    /// Decode one fixed-size scalar of type `t` from exactly `t.fixed_size()` bytes.
-    /// Bool bytes other than 0 read as true (the parser has already rejected them).
+    /// Decode one fixed-size scalar of type `t` from exactly `t.fixed_size()` bytes (`None` for
+    /// another length). Bool bytes other than 0 read as true (the parser rejects them earlier).
     pub(crate) fn decode_scalar(t: ValueType, b: &[u8]) -> Option<Value<'static>> {
         Some(match t {
-            ValueType::U8 => Value::U8(b[0]),
-            ValueType::I8 => Value::I8(b[0] as i8),
-            ValueType::Bool => Value::Bool(b[0] != 0),
+            ValueType::U8 => Value::U8(u8::from_le_bytes(b.try_into().ok()?)),
+            ValueType::I8 => Value::I8(i8::from_le_bytes(b.try_into().ok()?)),
+            ValueType::Bool => Value::Bool(u8::from_le_bytes(b.try_into().ok()?) != 0),
             ValueType::U16 => Value::U16(u16::from_le_bytes(b.try_into().ok()?)),
             ValueType::I16 => Value::I16(i16::from_le_bytes(b.try_into().ok()?)),
             ValueType::U32 => Value::U32(u32::from_le_bytes(b.try_into().ok()?)),
@@ -236,7 +236,7 @@ pub trait ArrayElem: Copy {
     const TYPE: ValueType;
     /// Encoded size in bytes.
     const SIZE: usize;
-    /// Decode from exactly `SIZE` bytes.
+    /// Decode from exactly `SIZE` bytes (callers slice with `chunks_exact`; another length panics).
     fn decode(b: &[u8]) -> Self;
     /// Append the encoding to `out`.
     fn encode(self, out: &mut Vec<u8>);

@@ -165,6 +165,10 @@ fn lenient_where_safe_gaps_and_reordering_are_accepted() {
     assert_eq!(f.tensor("b").unwrap().info.offset, 0);
     assert!(f.tensor("zz").is_none());
     assert!(f.require_tensor("zz").unwrap_err().to_string().contains("'zz'"));
+    // Found by fuzzing: a tiny file may declare a 2 GiB alignment; with no tensors it is valid
+    // (nothing needs the data section), and parsing it allocates nothing for the padding.
+    let f = Raw::header(3, 0, 1).str("general.alignment").u32(4).u32(1 << 31).parse().unwrap();
+    assert_eq!((f.alignment(), f.data_offset()), (1 << 31, 1 << 31));
 }
 
 #[test]
