@@ -122,6 +122,7 @@ pub fn rel_err(got: &[f32], want: &[f32]) -> f64 {
 #[track_caller]
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f64) {
     let e = rel_err(got, want);
+    eprintln!("measured {what}: {e:.2e}");
     assert!(e <= tol, "{what}: error {e:.3e} (relative to range) > {tol:.1e}");
 }
 
@@ -130,5 +131,6 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f64) {
 #[track_caller]
 pub fn assert_within(what: &str, got: &[f32], want: &[f32], bound: &[f32], tol: f64) {
     let worst = got.iter().zip(want).zip(bound).map(|((a, b), m)| (*a as f64 - *b as f64).abs() / (*m as f64).max(1e-30)).fold(0f64, |m, e| if e.is_nan() { f64::INFINITY } else { m.max(e) });
+    eprintln!("measured {what}: {worst:.2e} of Σ|terms|");
     assert!(worst <= tol, "{what}: error {worst:.3e} (relative to Σ|terms|) > {tol:.1e}");
 }
