@@ -20,6 +20,7 @@ mod q6_k;
 mod q8_0;
 mod q8_k;
 mod search;
+mod search_lanes;
 
 pub use bf16::{bf16_to_f32, f32_to_bf16};
 

@@ -3,7 +3,8 @@
 //! `x = d * (sc & 15) * q - dmin * (sc >> 4)`.
 
 use super::bytes::{get_f16, nearest_int, put_f16};
-use super::search::{make_qkx2_quants, MinSearch};
+use super::search::MinSearch;
+use super::search_lanes::make_qkx2_quants_lanes;
 
 pub(crate) const QK: usize = 256;
 pub(crate) const BYTES: usize = 84;
@@ -27,25 +28,30 @@ pub(crate) fn pack_2bit(l: &[u8; QK], qs: &mut [u8]) {
 /// ggml `quantize_row_q2_K_ref`.
 pub(crate) fn quantize(src: &[f32], dst: &mut [u8]) {
     let mut l = [0u8; QK];
-    let mut laux = [0u8; 16];
-    let mut weights = [0.0f32; 16];
-    let mut scales = [0.0f32; 16];
-    let mut mins = [0.0f32; 16];
     for (x, y) in src.chunks_exact(QK).zip(dst.chunks_exact_mut(BYTES)) {
+        // Sub-block k in lane k (see search_lanes.rs), weights |x|.
+        let mut xt = [[0.0f32; 16]; 16];
+        let mut wt = [[0.0f32; 16]; 16];
+        for i in 0..16 {
+            for k in 0..16 {
+                xt[i][k] = x[16 * k + i];
+                wt[i][k] = xt[i][k].abs();
+            }
+        }
+        let mut lt = [[0u8; 16]; 16];
+        let (scales, mins) = make_qkx2_quants_lanes(&xt, &wt, &mut lt, &SEARCH);
+        for i in 0..16 {
+            for k in 0..16 {
+                l[16 * k + i] = lt[i][k];
+            }
+        }
         let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
-        for j in 0..16 {
-            let xs = &x[16 * j..16 * j + 16];
-            for (w, v) in weights.iter_mut().zip(xs) {
-                *w = v.abs();
+        for k in 0..16 {
+            if scales[k] > max_scale {
+                max_scale = scales[k];
             }
-            let (s, m) = make_qkx2_quants(xs, &weights, &mut l[16 * j..16 * j + 16], &mut laux, &SEARCH);
-            scales[j] = s;
-            mins[j] = m;
-            if s > max_scale {
-                max_scale = s;
-            }
-            if m > max_min {
-                max_min = m;
+            if mins[k] > max_min {
+                max_min = mins[k];
             }
         }
         let sc = &mut y[..QS];

@@ -3,7 +3,8 @@
 //! `x = d * sc_k * q - dmin * m_k`.
 
 use super::bytes::{get_f16, nearest_int, put_f16};
-use super::search::{make_qkx2_quants, MinSearch};
+use super::search::MinSearch;
+use super::search_lanes::make_qkx2_quants_lanes;
 
 pub(crate) const QK: usize = 256;
 pub(crate) const BYTES: usize = 144;
@@ -27,30 +28,43 @@ pub(crate) fn search_and_pack_scales(
     levels: &mut [u8; QK],
     packed: &mut [u8],
 ) -> (f32, f32) {
-    let mut weights = [0.0f32; 32];
-    let mut laux = [0u8; 32];
-    let mut scales = [0.0f32; 8];
-    let mut mins = [0.0f32; 8];
+    // Sub-block k in lane k (see search_lanes.rs): xt[i][k] = x[32k + i].
+    let mut xt = [[0.0f32; 8]; 32];
+    for (i, row) in xt.iter_mut().enumerate() {
+        for (k, v) in row.iter_mut().enumerate() {
+            *v = x[32 * k + i];
+        }
+    }
+    let mut sum_x2 = [0.0f32; 8];
+    for row in &xt {
+        for k in 0..8 {
+            sum_x2[k] += row[k] * row[k];
+        }
+    }
+    let mut av_x = [0.0f32; 8];
+    for k in 0..8 {
+        av_x[k] = (sum_x2[k] / 32.0).sqrt();
+    }
+    let mut wt = [[0.0f32; 8]; 32];
+    for (w, row) in wt.iter_mut().zip(&xt) {
+        for k in 0..8 {
+            w[k] = av_x[k] + row[k].abs();
+        }
+    }
+    let mut lt = [[0u8; 8]; 32];
+    let (scales, mins) = make_qkx2_quants_lanes(&xt, &wt, &mut lt, p);
+    for (i, row) in lt.iter().enumerate() {
+        for k in 0..8 {
+            levels[32 * k + i] = row[k];
+        }
+    }
     let (mut max_scale, mut max_min) = (0.0f32, 0.0f32);
-    for j in 0..8 {
-        let xs = &x[32 * j..32 * j + 32];
-        let mut sum_x2 = 0.0f32;
-        for &v in xs {
-            sum_x2 += v * v;
+    for k in 0..8 {
+        if scales[k] > max_scale {
+            max_scale = scales[k];
         }
-        let av_x = (sum_x2 / 32.0).sqrt();
-        for (w, &v) in weights.iter_mut().zip(xs) {
-            *w = av_x + v.abs();
-        }
-        let (scale, min) =
-            make_qkx2_quants(xs, &weights, &mut levels[32 * j..32 * j + 32], &mut laux, p);
-        scales[j] = scale;
-        mins[j] = min;
-        if scale > max_scale {
-            max_scale = scale;
-        }
-        if min > max_min {
-            max_min = min;
+        if mins[k] > max_min {
+            max_min = mins[k];
         }
     }
     let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };

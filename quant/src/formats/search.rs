@@ -21,9 +21,11 @@ pub(crate) struct MinSearch {
     pub use_mad: bool,
 }
 
-/// ggml `make_qkx2_quants`: the scale (returned) and the offset `-min` (written to `the_min`)
+/// ggml `make_qkx2_quants` (the readable scalar form; the quantizers run the lane-parallel
+/// [`super::search_lanes::make_qkx2_quants_lanes`], tested equal to this): the scale (returned) and the offset `-min` (written to `the_min`)
 /// that minimise the weighted error of `x ≈ scale * L + min` with `L` in `0..=nmax`.
 /// `l` receives the levels, `laux` is scratch of the same length as `x`.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn make_qkx2_quants(
     x: &[f32],
     weights: &[f32],
