@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::activations::{ActKind, Activations};
-use super::table::{row_kernel, RowKernel};
+use super::table::{row_kernel, row_kernel4, RowKernel, RowKernel4};
 use super::{is_supported, Isa, KernelError};
 use crate::types::GgmlType;
 
@@ -144,7 +144,7 @@ pub fn matmul_prepared_on(
     if n == 1 {
         run_single(kernel, w, row_bytes, acts, y);
     } else {
-        run_batch(kernel, w, row_bytes, rows, acts, y);
+        run_batch(kernel, row_kernel4(isa, ty), w, row_bytes, rows, acts, y);
     }
     Ok(())
 }
@@ -187,6 +187,7 @@ impl SharedOut {
 /// fetched from memory once and served from cache for the remaining tokens.
 fn run_batch(
     kernel: RowKernel,
+    kernel4: Option<RowKernel4>,
     w: &[u8],
     row_bytes: usize,
     rows: usize,
@@ -200,12 +201,21 @@ fn run_batch(
         for t0 in (0..n).step_by(MATMUL_TOKEN_TILE) {
             let t1 = (t0 + MATMUL_TOKEN_TILE).min(n);
             for (i, wr) in wc.chunks_exact(row_bytes).enumerate() {
-                for t in t0..t1 {
-                    let v = kernel.dot(wr, acts, t);
-                    let idx = t * rows + r0 + i;
-                    // SAFETY: idx < n * rows == out.len (r0 + i < rows, t < n); this task is the
-                    // only writer of row r0 + i (see `SharedOut`), and `y` outlives the loop.
-                    unsafe { out.write(idx, v) };
+                let r = r0 + i;
+                // SAFETY (both writes): t < n and r < rows, so t * rows + r < n * rows ==
+                // out.len; this task is the only writer of row r (see `SharedOut`), and `y`
+                // outlives the loop.
+                let mut t = t0;
+                if let Some(k4) = kernel4 {
+                    while t + 4 <= t1 {
+                        for (k, v) in k4.dot4(wr, acts, t).into_iter().enumerate() {
+                            unsafe { out.write((t + k) * rows + r, v) };
+                        }
+                        t += 4;
+                    }
+                }
+                for t in t..t1 {
+                    unsafe { out.write(t * rows + r, kernel.dot(wr, acts, t)) };
                 }
             }
         }

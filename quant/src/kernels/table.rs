@@ -33,6 +33,59 @@ impl RowKernel {
     }
 }
 
+/// One weight row against four consecutive activation rows (weights decoded once).
+/// Built only by [`row_kernel4`], under the same guarantee as [`RowKernel`].
+#[derive(Clone, Copy)]
+pub(crate) enum RowKernel4 {
+    F32(unsafe fn(&[u8], [&[f32]; 4]) -> [f32; 4]),
+    Q8(unsafe fn(&[u8], [&[BlockQ8Act]; 4]) -> [f32; 4]),
+    Q8K(unsafe fn(&[u8], [&[BlockQ8K]; 4]) -> [f32; 4]),
+}
+
+impl RowKernel4 {
+    /// Dots of weight row `w` with activation rows `t..t + 4` of `acts`.
+    #[inline]
+    pub(crate) fn dot4(self, w: &[u8], acts: &Activations, t: usize) -> [f32; 4] {
+        // SAFETY: as for `RowKernel::dot`.
+        unsafe {
+            match self {
+                RowKernel4::F32(f) => f(w, std::array::from_fn(|k| acts.f32_row(t + k))),
+                RowKernel4::Q8(f) => f(w, std::array::from_fn(|k| acts.q8_row(t + k))),
+                RowKernel4::Q8K(f) => f(w, std::array::from_fn(|k| acts.q8k_row(t + k))),
+            }
+        }
+    }
+}
+
+/// The four-row kernel for `ty` on `isa`, where one exists (`None`: use [`RowKernel`]).
+pub(crate) fn row_kernel4(isa: Isa, ty: GgmlType) -> Option<RowKernel4> {
+    if !isa.is_available() {
+        return None;
+    }
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => {
+            use super::x86_avx2 as k;
+            use GgmlType::*;
+            Some(match ty {
+                F32 => RowKernel4::F32(k::dot4_f32),
+                F16 => RowKernel4::F32(k::dot4_f16),
+                BF16 => RowKernel4::F32(k::dot4_bf16),
+                Q8_0 => RowKernel4::Q8(k::dot4_q8_0),
+                Q4_0 => RowKernel4::Q8(k::dot4_q4_0),
+                Q4_1 => RowKernel4::Q8(k::dot4_q4_1),
+                Q5_0 => RowKernel4::Q8(k::dot4_q5_0),
+                Q5_1 => RowKernel4::Q8(k::dot4_q5_1),
+                Q4_K => RowKernel4::Q8K(k::dot4_q4_k),
+                Q5_K => RowKernel4::Q8K(k::dot4_q5_k),
+                Q6_K => RowKernel4::Q8K(k::dot4_q6_k),
+                _ => return None,
+            })
+        }
+        _ => None,
+    }
+}
+
 /// The kernel for weights of type `ty` on `isa`.
 pub(crate) fn row_kernel(isa: Isa, ty: GgmlType) -> Result<RowKernel, KernelError> {
     if !isa.is_available() {

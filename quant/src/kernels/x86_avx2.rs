@@ -6,6 +6,10 @@
 //! 2 * 63 * 127 = 16002, and the signed Q8_0/Q4_0/Q5_0 paths move the sign onto the activation
 //! (|w| <= 128, 2 * 128 * 127 = 32512).
 //!
+//! Each format has a one-row kernel (`dot_*`, matvec) and a four-row one (`dot4_*`, matmul)
+//! that decodes each weight block once for four activation rows; both run the same generic
+//! code, so per row they perform the same operations in the same order.
+//!
 //! Every function is `unsafe`: callers must have checked the features (see `table.rs`).
 //! Each kernel asserts that the weight slice holds the blocks it reads, so a wrong caller
 //! panics instead of reading out of bounds.
@@ -66,13 +70,6 @@ unsafe fn dot_u8_i8(u: __m256i, s: __m256i) -> __m256i {
     _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1))
 }
 
-/// Signed bytes times signed bytes: the sign of `x` is moved onto `y` so `maddubs` applies.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_i8_i8(x: __m256i, y: __m256i) -> __m256i {
-    dot_u8_i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x))
-}
-
 /// The 16 packed bytes at `p` as 32 nibbles: low nibbles in bytes 0..16, high in 16..32
 /// (the element order of the legacy formats).
 #[inline]
@@ -99,69 +96,78 @@ unsafe fn bit_mask32(x: u32) -> __m256i {
     _mm256_cmpeq_epi8(_mm256_or_si256(bytes, others), _mm256_set1_epi8(-1))
 }
 
-/// Shared loop of the 32-value formats: `block(ptr, act)` returns the 8-lane integer sum and
-/// the f32 weight offset `m` (0 when the format has none).
+/// Shared loop of the 32-value formats for `N` activation rows at once (the weights are
+/// decoded once per block and reused for every row). `block(ptr)` returns the 32 weight
+/// values (signed if `SIGNED`, else unsigned) and the f32 weight offset `m` (0 if none).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_q8_blocks(
+unsafe fn dot_q8_blocks<const N: usize, const SIGNED: bool>(
     w: &[u8],
-    a: &[BlockQ8Act],
+    a: [&[BlockQ8Act]; N],
     size: usize,
-    block: impl Fn(*const u8, __m256i) -> (__m256i, f32),
-) -> f32 {
-    assert!(w.len() >= a.len() * size, "weight row shorter than its activation row");
-    let mut acc = _mm256_setzero_ps();
-    let mut offset = 0.0f32;
-    for (i, ab) in a.iter().enumerate() {
+    block: impl Fn(*const u8) -> (__m256i, f32),
+) -> [f32; N] {
+    let nb = a[0].len();
+    assert!(a.iter().all(|r| r.len() == nb), "activation rows of different lengths");
+    assert!(w.len() >= nb * size, "weight row shorter than its activation row");
+    let mut acc = [_mm256_setzero_ps(); N];
+    let mut offset = [0.0f32; N];
+    for i in 0..nb {
         let b = w.as_ptr().add(i * size);
-        let (sum, m) = block(b, _mm256_loadu_si256(ab.qs.as_ptr() as *const __m256i));
-        let d = _mm256_set1_ps(load_f16(b) * ab.d);
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc);
-        offset += m * ab.s;
+        let (q, m) = block(b);
+        let dw = _mm256_set1_ps(load_f16(b));
+        // Signed weights: move their sign onto the activations so `maddubs` applies.
+        let u = if SIGNED { _mm256_sign_epi8(q, q) } else { q };
+        for t in 0..N {
+            let ab = a[t].get_unchecked(i);
+            let qa = _mm256_loadu_si256(ab.qs.as_ptr() as *const __m256i);
+            let qa = if SIGNED { _mm256_sign_epi8(qa, q) } else { qa };
+            let d = _mm256_mul_ps(dw, _mm256_broadcast_ss(&ab.d));
+            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_i8(u, qa)), acc[t]);
+            offset[t] += m * ab.s;
+        }
     }
-    hsum_ps(acc) + offset
+    let mut out = [0.0f32; N];
+    for t in 0..N {
+        out[t] = hsum_ps(acc[t]) + offset[t];
+    }
+    out
 }
 
-/// Q8_0 weights.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn dot_q8_0(w: &[u8], a: &[BlockQ8Act]) -> f32 {
-    dot_q8_blocks(w, a, 34, |b, qa| (dot_i8_i8(load256(b.add(2)), qa), 0.0))
+/// Declares the one-row and four-row kernels of a 32-value format.
+macro_rules! q8_kernels {
+    ($one:ident, $four:ident, $size:expr, $signed:expr, $doc:literal, $block:expr) => {
+        #[doc = $doc]
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub(crate) unsafe fn $one(w: &[u8], a: &[BlockQ8Act]) -> f32 {
+            dot_q8_blocks::<1, $signed>(w, [a], $size, $block)[0]
+        }
+
+        #[doc = $doc]
+        #[doc = "Four activation rows."]
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub(crate) unsafe fn $four(w: &[u8], a: [&[BlockQ8Act]; 4]) -> [f32; 4] {
+            dot_q8_blocks::<4, $signed>(w, a, $size, $block)
+        }
+    };
 }
 
-/// Q4_0 weights.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn dot_q4_0(w: &[u8], a: &[BlockQ8Act]) -> f32 {
-    dot_q8_blocks(w, a, 18, |b, qa| {
-        let q = _mm256_sub_epi8(nibbles32(b.add(2)), _mm256_set1_epi8(8));
-        (dot_i8_i8(q, qa), 0.0)
-    })
-}
-
-/// Q4_1 weights.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn dot_q4_1(w: &[u8], a: &[BlockQ8Act]) -> f32 {
-    dot_q8_blocks(w, a, 20, |b, qa| (dot_u8_i8(nibbles32(b.add(4)), qa), load_f16(b.add(2))))
-}
-
-/// Q5_0 weights: `q - 16` is the nibble where the fifth bit is set, else nibble | 0xF0.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn dot_q5_0(w: &[u8], a: &[BlockQ8Act]) -> f32 {
-    dot_q8_blocks(w, a, 22, |b, qa| {
-        let high = bit_mask32((b.add(2) as *const u32).read_unaligned());
-        let q = _mm256_or_si256(nibbles32(b.add(6)), _mm256_andnot_si256(high, _mm256_set1_epi8(0xF0u8 as i8)));
-        (dot_i8_i8(q, qa), 0.0)
-    })
-}
-
-/// Q5_1 weights.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn dot_q5_1(w: &[u8], a: &[BlockQ8Act]) -> f32 {
-    dot_q8_blocks(w, a, 24, |b, qa| {
-        let high = bit_mask32((b.add(4) as *const u32).read_unaligned());
-        let q = _mm256_or_si256(nibbles32(b.add(8)), _mm256_and_si256(high, _mm256_set1_epi8(0x10)));
-        (dot_u8_i8(q, qa), load_f16(b.add(2)))
-    })
-}
+q8_kernels!(dot_q8_0, dot4_q8_0, 34, true, "Q8_0 weights.", |b: *const u8| (load256(b.add(2)), 0.0));
+q8_kernels!(dot_q4_0, dot4_q4_0, 18, true, "Q4_0 weights.", |b: *const u8| {
+    (_mm256_sub_epi8(nibbles32(b.add(2)), _mm256_set1_epi8(8)), 0.0)
+});
+q8_kernels!(dot_q4_1, dot4_q4_1, 20, false, "Q4_1 weights.", |b: *const u8| {
+    (nibbles32(b.add(4)), load_f16(b.add(2)))
+});
+// `q - 16` is the nibble where the fifth bit is set, else the nibble with 0xF0 or-ed in.
+q8_kernels!(dot_q5_0, dot4_q5_0, 22, true, "Q5_0 weights.", |b: *const u8| {
+    let high = bit_mask32((b.add(2) as *const u32).read_unaligned());
+    (_mm256_or_si256(nibbles32(b.add(6)), _mm256_andnot_si256(high, _mm256_set1_epi8(0xF0u8 as i8))), 0.0)
+});
+q8_kernels!(dot_q5_1, dot4_q5_1, 24, false, "Q5_1 weights.", |b: *const u8| {
+    let high = bit_mask32((b.add(4) as *const u32).read_unaligned());
+    (_mm256_or_si256(nibbles32(b.add(8)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))), load_f16(b.add(2)))
+});
 
 /// The eight 6-bit scales and eight 6-bit mins of a Q4_K/Q5_K block, as bytes of two u64.
 #[inline]
@@ -187,28 +193,38 @@ unsafe fn min_terms(mins: u64, bsums: &[i16; 16]) -> __m128i {
     _mm_madd_epi16(pairs, _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64)))
 }
 
-/// Shared body of Q4_K and Q5_K. `qs` points at the 128 nibble bytes, `qh` at the 32 fifth-bit
-/// bytes (Q5_K) or is null (Q4_K).
+/// Shared body of Q4_K and Q5_K for `N` activation rows: nibbles at `qs_at`, fifth bits at
+/// `qh_at` (Q5_K only).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_k4_like(w: &[u8], a: &[BlockQ8K], size: usize, qs_at: usize, qh_at: Option<usize>) -> f32 {
-    assert!(w.len() >= a.len() * size, "weight row shorter than its activation row");
+unsafe fn dot_k4_like<const N: usize>(
+    w: &[u8],
+    a: [&[BlockQ8K]; N],
+    size: usize,
+    qs_at: usize,
+    qh_at: Option<usize>,
+) -> [f32; N] {
+    let nb = a[0].len();
+    assert!(a.iter().all(|r| r.len() == nb), "activation rows of different lengths");
+    assert!(w.len() >= nb * size, "weight row shorter than its activation row");
     let low4 = _mm256_set1_epi8(0x0F);
     let one = _mm256_set1_epi8(1);
-    let mut acc = _mm256_setzero_ps();
-    let mut acc_m = _mm_setzero_ps();
-    for (i, ab) in a.iter().enumerate() {
+    let mut acc = [_mm256_setzero_ps(); N];
+    let mut acc_m = [_mm_setzero_ps(); N];
+    for i in 0..nb {
         let b = w.as_ptr().add(i * size);
-        let d = load_f16(b) * ab.d;
-        let dmin = load_f16(b.add(2)) * ab.d;
+        let (d, dmin) = (load_f16(b), load_f16(b.add(2)));
         let (scales, mins) = unpack_scales_k4(&*(b.add(4) as *const [u8; 12]));
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(min_terms(mins, &ab.bsums)), acc_m);
-
+        for t in 0..N {
+            let ab = a[t].get_unchecked(i);
+            let m = _mm_cvtepi32_ps(min_terms(mins, &ab.bsums));
+            acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(dmin * ab.d), m, acc_m[t]);
+        }
         let mut high = match qh_at {
             Some(off) => load256(b.add(off)),
             None => _mm256_setzero_si256(),
         };
-        let mut sumi = _mm256_setzero_si256();
+        let mut sumi = [_mm256_setzero_si256(); N];
         for c in 0..4 {
             let q4 = load256(b.add(qs_at + 32 * c));
             let mut lo = _mm256_and_si256(q4, low4);
@@ -220,47 +236,76 @@ unsafe fn dot_k4_like(w: &[u8], a: &[BlockQ8K], size: usize, qs_at: usize, qh_at
                 hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 1), one), 4));
                 high = _mm256_srli_epi16(high, 2);
             }
-            let a_lo = _mm256_loadu_si256(ab.qs.as_ptr().add(64 * c) as *const __m256i);
-            let a_hi = _mm256_loadu_si256(ab.qs.as_ptr().add(64 * c + 32) as *const __m256i);
             let sc_lo = _mm256_set1_epi16(((scales >> (16 * c)) & 0xFF) as i16);
             let sc_hi = _mm256_set1_epi16(((scales >> (16 * c + 8)) & 0xFF) as i16);
-            let p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a_lo), sc_lo);
-            let p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a_hi), sc_hi);
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p_lo, p_hi));
+            for t in 0..N {
+                let qa = a[t].get_unchecked(i).qs.as_ptr();
+                let a_lo = _mm256_loadu_si256(qa.add(64 * c) as *const __m256i);
+                let a_hi = _mm256_loadu_si256(qa.add(64 * c + 32) as *const __m256i);
+                let p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a_lo), sc_lo);
+                let p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a_hi), sc_hi);
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(p_lo, p_hi));
+            }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        for t in 0..N {
+            let da = _mm256_set1_ps(d * a[t].get_unchecked(i).d);
+            acc[t] = _mm256_fmadd_ps(da, _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+        }
     }
-    hsum_ps(acc) - hsum_ps128(acc_m)
+    let mut out = [0.0f32; N];
+    for t in 0..N {
+        out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
+    }
+    out
 }
 
 /// Q4_K weights.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn dot_q4_k(w: &[u8], a: &[BlockQ8K]) -> f32 {
-    dot_k4_like(w, a, 144, 16, None)
+    dot_k4_like::<1>(w, [a], 144, 16, None)[0]
+}
+
+/// Q4_K weights, four activation rows.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn dot4_q4_k(w: &[u8], a: [&[BlockQ8K]; 4]) -> [f32; 4] {
+    dot_k4_like::<4>(w, a, 144, 16, None)
 }
 
 /// Q5_K weights.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn dot_q5_k(w: &[u8], a: &[BlockQ8K]) -> f32 {
-    dot_k4_like(w, a, 176, 48, Some(16))
+    dot_k4_like::<1>(w, [a], 176, 48, Some(16))[0]
 }
 
-/// Q6_K weights. The `- 32` offset is applied once per block through the activation sums:
-/// `sum sc * (q - 32) * a = sum sc * q * a - 32 * sum_k sc[k] * bsums[k]`.
+/// Q5_K weights, four activation rows.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn dot_q6_k(w: &[u8], a: &[BlockQ8K]) -> f32 {
+pub(crate) unsafe fn dot4_q5_k(w: &[u8], a: [&[BlockQ8K]; 4]) -> [f32; 4] {
+    dot_k4_like::<4>(w, a, 176, 48, Some(16))
+}
+
+/// Q6_K for `N` activation rows. The `- 32` offset is applied once per block through the
+/// activation sums: `sum sc * (q - 32) * a = sum sc * q * a - 32 * sum_k sc[k] * bsums[k]`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_q6_k_n<const N: usize>(w: &[u8], a: [&[BlockQ8K]; N]) -> [f32; N] {
     const SIZE: usize = 210;
-    assert!(w.len() >= a.len() * SIZE, "weight row shorter than its activation row");
+    let nb = a[0].len();
+    assert!(a.iter().all(|r| r.len() == nb), "activation rows of different lengths");
+    assert!(w.len() >= nb * SIZE, "weight row shorter than its activation row");
     let low4 = _mm256_set1_epi8(0x0F);
-    let mut acc = _mm256_setzero_ps();
-    for (i, ab) in a.iter().enumerate() {
+    let mut acc = [_mm256_setzero_ps(); N];
+    for i in 0..nb {
         let b = w.as_ptr().add(i * SIZE);
         let (ql, qh) = (b, b.add(128));
         let sc = _mm_loadu_si128(b.add(192) as *const __m128i);
-        let d = load_f16(b.add(208)) * ab.d;
-        let bs = _mm256_loadu_si256(ab.bsums.as_ptr() as *const __m256i);
-        let offset = _mm256_madd_epi16(bs, _mm256_cvtepi8_epi16(sc));
-        let mut sumi = _mm256_setzero_si256();
+        let sc16 = _mm256_cvtepi8_epi16(sc);
+        let d = load_f16(b.add(208));
+        let mut sumi = [_mm256_setzero_si256(); N];
+        for t in 0..N {
+            let bs = _mm256_loadu_si256(a[t].get_unchecked(i).bsums.as_ptr() as *const __m256i);
+            sumi[t] = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
+            sumi[t] = _mm256_sub_epi32(_mm256_setzero_si256(), sumi[t]);
+        }
         for half in 0..2 {
             let l0 = load256(ql.add(64 * half));
             let l1 = load256(ql.add(64 * half + 32));
@@ -275,18 +320,40 @@ pub(crate) unsafe fn dot_q6_k(w: &[u8], a: &[BlockQ8K]) -> f32 {
                 ),
             ];
             for (g, qg) in q.iter().enumerate() {
-                let aq = _mm256_loadu_si256(ab.qs.as_ptr().add(128 * half + 32 * g) as *const __m256i);
                 // Elements 0..16 of the group use scale j, 16..32 scale j + 1.
                 let j = (8 * half + 2 * g) as i64;
                 let pick = _mm_set_epi64x((j + 1) * 0x0101_0101_0101_0101, j * 0x0101_0101_0101_0101);
                 let scale = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, pick));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(*qg, aq), scale));
+                for t in 0..N {
+                    let qa = a[t].get_unchecked(i).qs.as_ptr().add(128 * half + 32 * g);
+                    let aq = _mm256_loadu_si256(qa as *const __m256i);
+                    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(*qg, aq), scale);
+                    sumi[t] = _mm256_add_epi32(sumi[t], p);
+                }
             }
         }
-        let total = _mm256_sub_epi32(sumi, _mm256_slli_epi32(offset, 5));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(total), acc);
+        for t in 0..N {
+            let da = _mm256_set1_ps(d * a[t].get_unchecked(i).d);
+            acc[t] = _mm256_fmadd_ps(da, _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+        }
     }
-    hsum_ps(acc)
+    let mut out = [0.0f32; N];
+    for t in 0..N {
+        out[t] = hsum_ps(acc[t]);
+    }
+    out
+}
+
+/// Q6_K weights.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn dot_q6_k(w: &[u8], a: &[BlockQ8K]) -> f32 {
+    dot_q6_k_n::<1>(w, [a])[0]
+}
+
+/// Q6_K weights, four activation rows.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn dot4_q6_k(w: &[u8], a: [&[BlockQ8K]; 4]) -> [f32; 4] {
+    dot_q6_k_n::<4>(w, a)
 }
 
 /// Shared loop of the float formats: `load8(p)` widens the 8 weights at `p` to f32.
@@ -317,34 +384,82 @@ unsafe fn dot_float(w: &[u8], x: &[f32], width: usize, load8: impl Fn(*const u8)
     sum
 }
 
-/// F32 weights.
+/// Float weights against four activation rows: each weight vector is widened once.
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn dot_f32(w: &[u8], x: &[f32]) -> f32 {
-    dot_float(w, x, 4, |p| _mm256_loadu_ps(p as *const f32), |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+unsafe fn dot4_float(
+    w: &[u8],
+    x: [&[f32]; 4],
+    width: usize,
+    load8: impl Fn(*const u8) -> __m256,
+    one: impl Fn(&[u8]) -> f32,
+) -> [f32; 4] {
+    let n = x[0].len();
+    assert!(x.iter().all(|r| r.len() == n), "activation rows of different lengths");
+    assert!(w.len() >= n * width, "weight row shorter than its activation row");
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 8 <= n {
+        let wv = load8(w.as_ptr().add(i * width));
+        for t in 0..4 {
+            acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[t].as_ptr().add(i)), acc[t]);
+        }
+        i += 8;
+    }
+    let mut out = [0.0f32; 4];
+    for t in 0..4 {
+        out[t] = hsum_ps(acc[t]);
+        for j in i..n {
+            out[t] += one(&w[j * width..(j + 1) * width]) * x[t][j];
+        }
+    }
+    out
 }
 
-/// F16 weights.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn dot_f16(w: &[u8], x: &[f32]) -> f32 {
-    dot_float(
-        w,
-        x,
-        2,
-        |p| _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)),
-        |b| crate::blocks::f16_to_f32(u16::from_le_bytes([b[0], b[1]])),
-    )
+/// Declares the one-row and four-row kernels of a float format.
+macro_rules! float_kernels {
+    ($one:ident, $four:ident, $width:expr, $doc:literal, $load8:expr, $scalar:expr) => {
+        #[doc = $doc]
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub(crate) unsafe fn $one(w: &[u8], x: &[f32]) -> f32 {
+            dot_float(w, x, $width, $load8, $scalar)
+        }
+
+        #[doc = $doc]
+        #[doc = "Four activation rows."]
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub(crate) unsafe fn $four(w: &[u8], x: [&[f32]; 4]) -> [f32; 4] {
+            dot4_float(w, x, $width, $load8, $scalar)
+        }
+    };
 }
 
-/// BF16 weights: widen to 32 bits and shift into the top half.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) unsafe fn dot_bf16(w: &[u8], x: &[f32]) -> f32 {
-    dot_float(
-        w,
-        x,
-        2,
-        |p| _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(p as *const __m128i)), 16)),
-        |b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16),
-    )
-}
+float_kernels!(
+    dot_f32,
+    dot4_f32,
+    4,
+    "F32 weights.",
+    |p: *const u8| _mm256_loadu_ps(p as *const f32),
+    |b: &[u8]| f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+);
+float_kernels!(
+    dot_f16,
+    dot4_f16,
+    2,
+    "F16 weights.",
+    |p: *const u8| _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)),
+    |b: &[u8]| crate::blocks::f16_to_f32(u16::from_le_bytes([b[0], b[1]]))
+);
+// BF16 is the top half of an f32: widen to 32 bits and shift up.
+float_kernels!(
+    dot_bf16,
+    dot4_bf16,
+    2,
+    "BF16 weights.",
+    |p: *const u8| {
+        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(p as *const __m128i)), 16))
+    },
+    |b: &[u8]| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16)
+);
 
 const _: () = assert!(QK_K == 256);
