@@ -2,9 +2,7 @@
 //! `[^\n]+|[\n]+` pre-split, newline runs that are tokens kept whole, and BPE with byte
 //! fallback over raw UTF-8 characters (the BPE merge itself is the `tokenizers` crate's).
 
-use std::collections::HashMap;
-
-use tokenizers::models::bpe::BPE;
+use tokenizers::models::bpe::{Vocab, BPE};
 use tokenizers::Model;
 
 use crate::error::TokenizerError;
@@ -20,8 +18,8 @@ pub struct GemmaTokenizer {
     tokens: Vec<String>,
     /// Types after llama.cpp's load-time overrides (end-of-generation texts become CONTROL).
     types: Vec<TokenType>,
-    /// Text → id; on duplicate texts the last id wins, as in llama.cpp's `token_to_id`.
-    ids: HashMap<String, u32>,
+    /// The BPE model; its vocabulary is also the text → id map (on duplicate texts the last id
+    /// wins, as in llama.cpp's `token_to_id`).
     bpe: BPE,
     /// Special-token candidates, longest text first: (id, matched even without parse_special).
     specials: Vec<(u32, bool)>,
@@ -42,7 +40,7 @@ impl GemmaTokenizer {
             return Err(TokenizerError::UnsupportedModel(meta.model.clone()));
         }
         let n = meta.tokens.len();
-        let mut ids: HashMap<String, u32> = HashMap::with_capacity(n);
+        let mut ids = Vocab::with_capacity(n);
         for (i, t) in meta.tokens.iter().enumerate() {
             ids.insert(t.clone(), i as u32);
         }
@@ -67,6 +65,7 @@ impl GemmaTokenizer {
         // there; the `tokenizers` BPE refuses such merges, so they are left out (and counted).
         let mut merges = Vec::with_capacity(meta.merges.len());
         let mut dropped_merges = 0;
+        let mut joined = String::new();
         for m in &meta.merges {
             let split = m.char_indices().skip(1).find(|&(_, c)| c == ' ').map(|(i, _)| i);
             let Some(at) = split else {
@@ -74,15 +73,17 @@ impl GemmaTokenizer {
                 continue;
             };
             let (a, b) = (&m[..at], &m[at + 1..]);
-            if ids.contains_key(a) && ids.contains_key(b) && ids.contains_key(&format!("{a}{b}")) {
+            joined.clear();
+            joined.push_str(a);
+            joined.push_str(b);
+            if ids.contains_key(a) && ids.contains_key(b) && ids.contains_key(joined.as_str()) {
                 merges.push((a.to_string(), b.to_string()));
             } else {
                 dropped_merges += 1;
             }
         }
-        let vocab: tokenizers::models::bpe::Vocab = ids.iter().map(|(k, &v)| (k.clone(), v)).collect();
         let bpe = BPE::builder()
-            .vocab_and_merges(vocab, merges)
+            .vocab_and_merges(ids, merges)
             .byte_fallback(true)
             .build()
             .map_err(|e| TokenizerError::Bpe(e.to_string()))?;
@@ -102,7 +103,6 @@ impl GemmaTokenizer {
         Ok(GemmaTokenizer {
             tokens: meta.tokens.clone(),
             types,
-            ids,
             bpe,
             specials,
             bos_id: meta.bos_id,
@@ -139,7 +139,7 @@ impl GemmaTokenizer {
 
     /// Id of a token text.
     pub fn token_id(&self, text: &str) -> Option<u32> {
-        self.ids.get(text).copied()
+        self.bpe.token_to_id(text)
     }
 
     /// BOS id.
@@ -221,8 +221,8 @@ impl GemmaTokenizer {
                 .map_or(bytes.len(), |p| start + p);
             let run = &text[start..end];
             // A run of newlines that is itself a token stays whole (llama.cpp skips BPE).
-            match (newline, self.ids.get(run)) {
-                (true, Some(&id)) => out.push(id),
+            match (newline, self.bpe.token_to_id(run)) {
+                (true, Some(id)) => out.push(id),
                 _ => self.bpe_run(run, out)?,
             }
             start = end;
