@@ -267,7 +267,7 @@ fn check_tensor_data(
         let start = data_offset
             .checked_add(t.offset)
             .ok_or_else(|| bad(format!("data offset {} overflows", t.offset)))?;
-        if t.offset % alignment != 0 {
+        if !t.offset.is_multiple_of(alignment) {
             return Err(bad(format!("data offset {} is not a multiple of the alignment {alignment}", t.offset)));
         }
         let end = start.checked_add(t.n_bytes()).filter(|&e| e <= file_len).ok_or_else(|| {

@@ -67,7 +67,7 @@ impl TensorInfo {
             .filter(|&n| n <= i64::MAX as u64)
             .ok_or_else(|| format!("dims {:?}: element count overflows", self.dims))?;
         let bs = self.ggml_type.block_size() as u64;
-        if self.dims[0] % bs != 0 {
+        if !self.dims[0].is_multiple_of(bs) {
             return Err(format!(
                 "dims {:?}: type {} needs ne0 % {bs} == 0",
                 self.dims,

@@ -51,6 +51,8 @@ pub struct GgufWriter<W: Write> {
     alignment: u64,
     /// `None` while declaring; then the index of the next tensor whose data is due.
     next_tensor: Option<usize>,
+    /// Bytes of that tensor already written through [`GgufWriter::write_tensor_chunk`].
+    in_tensor: u64,
     /// Bytes written to `out` so far.
     pos: u64,
     temp: Option<TempOutput>,
@@ -83,6 +85,7 @@ impl<W: Write> GgufWriter<W> {
             names: HashSet::new(),
             alignment: DEFAULT_ALIGNMENT,
             next_tensor: None,
+            in_tensor: 0,
             pos: 0,
             temp: None,
         }
@@ -239,16 +242,26 @@ impl<W: Write> GgufWriter<W> {
         &self.tensors
     }
 
+    /// Bytes written so far (the file size once finished).
+    pub fn bytes_written(&self) -> u64 {
+        self.pos
+    }
+
+    /// The index of the tensor whose data is due, writing the header first if needed.
+    fn due(&mut self) -> Result<usize> {
+        match self.next_tensor {
+            Some(i) => Ok(i),
+            None => {
+                self.write_header()?;
+                Ok(0)
+            }
+        }
+    }
+
     /// Write the data of the next declared tensor (`name` must match, `data` must be exactly
     /// its byte size), followed by zero padding to the alignment.
     pub fn write_tensor_data(&mut self, name: &str, data: &[u8]) -> Result<()> {
-        let i = match self.next_tensor {
-            Some(i) => i,
-            None => {
-                self.write_header()?;
-                0
-            }
-        };
+        let i = self.due()?;
         let Some(info) = self.tensors.get(i) else {
             return Err(GgufError::Writer(format!(
                 "data for tensor '{name}', but all {} declared tensors are written",
@@ -257,6 +270,9 @@ impl<W: Write> GgufWriter<W> {
         };
         if info.name != name {
             return Err(GgufError::Writer(format!("data for tensor '{name}', expected '{}' next", info.name)));
+        }
+        if self.in_tensor != 0 {
+            return Err(GgufError::Writer(format!("tensor '{name}' is partly written in chunks")));
         }
         if data.len() as u64 != info.n_bytes() {
             return Err(GgufError::Writer(format!(
@@ -273,26 +289,55 @@ impl<W: Write> GgufWriter<W> {
         Ok(())
     }
 
+    /// Write the next part of the due tensor's data (for tensors produced row block by row
+    /// block). When its last byte arrives the padding follows and the next tensor is due.
+    /// A zero-byte tensor is completed by an empty chunk.
+    pub fn write_tensor_chunk(&mut self, data: &[u8]) -> Result<()> {
+        let i = self.due()?;
+        let Some(info) = self.tensors.get(i) else {
+            return Err(GgufError::Writer(format!(
+                "{} bytes of tensor data, but all {} declared tensors are written",
+                data.len(),
+                self.tensors.len()
+            )));
+        };
+        let (n, name) = (info.n_bytes(), info.name.clone());
+        if self.in_tensor + data.len() as u64 > n {
+            return Err(GgufError::Writer(format!(
+                "tensor '{name}' needs {n} bytes, got {} so far",
+                self.in_tensor + data.len() as u64
+            )));
+        }
+        self.put(data)?;
+        self.in_tensor += data.len() as u64;
+        if self.in_tensor == n {
+            self.pad()?;
+            self.in_tensor = 0;
+            self.next_tensor = Some(i + 1);
+        }
+        Ok(())
+    }
+
     /// Write the header if no tensor data was written, check every tensor got its data, flush,
     /// and (for [`GgufWriter::create`]) rename the temporary file into place.
     pub fn finish(mut self) -> Result<W> {
-        let written = match self.next_tensor {
-            Some(i) => i,
-            None => {
-                self.write_header()?;
-                0
-            }
-        };
+        let written = self.due()?;
         if let Some(missing) = self.tensors.get(written) {
             return Err(GgufError::Writer(format!(
-                "finished before the data of tensor '{}' ({} of {} written)",
+                "finished before all data of tensor '{}' ({} of {} tensors complete, {} bytes of it)",
                 missing.name,
                 written,
-                self.tensors.len()
+                self.tensors.len(),
+                self.in_tensor
             )));
         }
         self.out.flush().map_err(|e| self.io_error(e))?;
         if let Some(t) = self.temp.as_mut() {
+            // fsync through a second handle (the sink is generic): the data must be on disk
+            // before the rename makes the file look complete.
+            File::open(&t.tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| GgufError::Io { path: t.tmp.clone(), source })?;
             std::fs::rename(&t.tmp, &t.dest).map_err(|source| GgufError::Io { path: t.dest.clone(), source })?;
             t.committed = true;
         }

@@ -120,3 +120,34 @@ fn file_writer_renames_on_finish_and_cleans_up_on_drop() {
     assert_eq!(GgufFile::open(&path).unwrap().get_u32("k").unwrap(), 7);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn chunked_tensor_data_gives_the_same_file() {
+    let whole = sample();
+    let mut w = GgufWriter::new(Vec::new());
+    let f = GgufFile::from_bytes(whole.clone()).unwrap();
+    for (k, v) in f.metadata() {
+        w.add_value(k, v).unwrap();
+    }
+    w.add_tensor_info("a", &[3], GgmlType::F32).unwrap();
+    w.add_tensor_info("empty", &[0, 4], GgmlType::F16).unwrap();
+    w.add_tensor_info("b", &[32, 2], GgmlType::Q8_0).unwrap();
+    w.write_tensor_chunk(&[1u8; 5]).unwrap();
+    assert!(w.write_tensor_data("a", &[1u8; 12]).is_err(), "whole write over a partial tensor");
+    w.write_tensor_chunk(&[1u8; 7]).unwrap();
+    w.write_tensor_chunk(&[]).unwrap(); // completes the empty tensor
+    w.write_tensor_chunk(&[2u8; 34]).unwrap();
+    assert!(w.write_tensor_chunk(&[2u8; 35]).is_err(), "more than the tensor holds");
+    w.write_tensor_chunk(&[2u8; 34]).unwrap();
+    assert!(w.write_tensor_chunk(&[0]).is_err(), "past the last tensor");
+    let chunked = GgufFile::from_bytes(w.finish().unwrap()).unwrap();
+    assert_eq!(chunked.tensor("a").unwrap().data, f.tensor("a").unwrap().data);
+    assert_eq!(chunked.tensor("b").unwrap().data, f.tensor("b").unwrap().data);
+    assert_eq!(chunked.tensor("empty").unwrap().data.len(), 0);
+
+    let mut w = GgufWriter::new(Vec::new());
+    w.add_tensor_info("a", &[3], GgmlType::F32).unwrap();
+    w.write_tensor_chunk(&[0; 4]).unwrap();
+    let e = w.finish().unwrap_err().to_string();
+    assert!(e.contains("'a'") && e.contains("4 bytes of it"), "{e}");
+}
