@@ -16,7 +16,7 @@ use dgemma_quant::kernels::{
     KernelError, SUPPORTED_TYPES,
 };
 use dgemma_quant::GgmlType;
-use kernels_support::{activations, decode, weights, Rng};
+use kernels_support::{activations, decode_row, weights, Rng};
 
 /// Row widths to test for `ty`: the model's real widths where they are whole blocks.
 fn widths(ty: GgmlType) -> Vec<usize> {
@@ -85,7 +85,7 @@ fn matvec_matches_exact_dot_within_activation_rounding() {
                 let mut y = vec![f32::NAN; rows];
                 matvec_on(isa, ty, &w, rows, cols, &x, &mut y).unwrap();
                 for (r, &got) in y.iter().enumerate() {
-                    let wr = decode::row(ty, &w[r * row_bytes..(r + 1) * row_bytes]);
+                    let wr = decode_row(ty, &w[r * row_bytes..(r + 1) * row_bytes]);
                     let (exact, bound) = reference(ty, &wr, &x);
                     assert!(
                         (got as f64 - exact).abs() <= bound,
@@ -104,7 +104,7 @@ fn matvec_matches_exact_dot_within_activation_rounding() {
             let (_, scalar) = &per_isa[0];
             for (isa, y) in &per_isa[1..] {
                 for r in 0..rows {
-                    let wr = decode::row(ty, &w[r * row_bytes..(r + 1) * row_bytes]);
+                    let wr = decode_row(ty, &w[r * row_bytes..(r + 1) * row_bytes]);
                     let tol = 2e-6 * magnitude(&wr, &x) + 1e-7;
                     assert!(
                         (y[r] - scalar[r]).abs() as f64 <= tol,
@@ -130,7 +130,7 @@ fn matmul_equals_per_token_matvec_for_odd_batches() {
         let w = weights(&mut rng, ty, rows, cols);
         let row_bytes = ty.row_bytes(cols).unwrap();
         let decoded: Vec<Vec<f32>> =
-            (0..rows).map(|r| decode::row(ty, &w[r * row_bytes..(r + 1) * row_bytes])).collect();
+            (0..rows).map(|r| decode_row(ty, &w[r * row_bytes..(r + 1) * row_bytes])).collect();
         for n in [1usize, 3, 256] {
             let x = activations(&mut rng, n * cols);
             for isa in isas() {
@@ -260,4 +260,26 @@ fn zero_rows_or_tokens_are_fine() {
     let mut y: Vec<f32> = vec![];
     matvec(GgmlType::Q8_0, &[], 0, 64, &[0.0; 64], &mut y).unwrap();
     matmul(GgmlType::Q8_0, &[0u8; 68], 1, 64, &[], 0, &mut y).unwrap();
+}
+
+/// Weights made by the crate's own reference quantizer from smooth data (not random bits):
+/// the kernels must reproduce the f32 dot of the dequantized weights.
+#[test]
+fn kernels_agree_with_dequantized_reference_quantizer_output() {
+    let mut rng = Rng::new(7);
+    let (rows, cols) = (9, 2816);
+    let source: Vec<f32> = (0..rows * cols).map(|i| (i as f32 * 0.37).sin() * 0.05 + rng.uniform() * 0.01).collect();
+    let x = activations(&mut rng, cols);
+    for ty in SUPPORTED_TYPES {
+        let mut w = vec![0u8; ty.row_bytes(cols).unwrap() * rows];
+        dgemma_quant::quantize(ty, &source, &mut w).unwrap();
+        let mut y = vec![0.0; rows];
+        matvec(ty, &w, rows, cols, &x, &mut y).unwrap();
+        let row_bytes = w.len() / rows;
+        for r in 0..rows {
+            let wr = decode_row(ty, &w[r * row_bytes..(r + 1) * row_bytes]);
+            let (exact, bound) = reference(ty, &wr, &x);
+            assert!((y[r] as f64 - exact).abs() <= bound, "{ty} row {r}: got {}, exact {exact}, bound {bound}", y[r]);
+        }
+    }
 }

@@ -36,6 +36,7 @@ impl RowKernel {
 /// One weight row against four consecutive activation rows (weights decoded once).
 /// Built only by [`row_kernel4`], under the same guarantee as [`RowKernel`].
 #[derive(Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) enum RowKernel4 {
     F32(unsafe fn(&[u8], [&[f32]; 4]) -> [f32; 4]),
     Q8(unsafe fn(&[u8], [&[BlockQ8Act]; 4]) -> [f32; 4]),
@@ -59,31 +60,35 @@ impl RowKernel4 {
 
 /// The four-row kernel for `ty` on `isa`, where one exists (`None`: use [`RowKernel`]).
 pub(crate) fn row_kernel4(isa: Isa, ty: GgmlType) -> Option<RowKernel4> {
-    if !isa.is_available() {
-        return None;
-    }
     match isa {
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => {
-            use super::x86_avx2 as k;
-            use GgmlType::*;
-            Some(match ty {
-                F32 => RowKernel4::F32(k::dot4_f32),
-                F16 => RowKernel4::F32(k::dot4_f16),
-                BF16 => RowKernel4::F32(k::dot4_bf16),
-                Q8_0 => RowKernel4::Q8(k::dot4_q8_0),
-                Q4_0 => RowKernel4::Q8(k::dot4_q4_0),
-                Q4_1 => RowKernel4::Q8(k::dot4_q4_1),
-                Q5_0 => RowKernel4::Q8(k::dot4_q5_0),
-                Q5_1 => RowKernel4::Q8(k::dot4_q5_1),
-                Q4_K => RowKernel4::Q8K(k::dot4_q4_k),
-                Q5_K => RowKernel4::Q8K(k::dot4_q5_k),
-                Q6_K => RowKernel4::Q8K(k::dot4_q6_k),
-                _ => return None,
-            })
-        }
+        Isa::Avx2 if isa.is_available() => avx2_kernel4(ty),
         _ => None,
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx2_kernel4(ty: GgmlType) -> Option<RowKernel4> {
+    use super::x86_avx2 as k;
+    use GgmlType::*;
+    Some(match ty {
+        F32 => RowKernel4::F32(k::dot4_f32),
+        F16 => RowKernel4::F32(k::dot4_f16),
+        BF16 => RowKernel4::F32(k::dot4_bf16),
+        Q8_0 => RowKernel4::Q8(k::dot4_q8_0),
+        Q4_0 => RowKernel4::Q8(k::dot4_q4_0),
+        Q4_1 => RowKernel4::Q8(k::dot4_q4_1),
+        Q5_0 => RowKernel4::Q8(k::dot4_q5_0),
+        Q5_1 => RowKernel4::Q8(k::dot4_q5_1),
+        Q4_K => RowKernel4::Q8K(k::dot4_q4_k),
+        Q5_K => RowKernel4::Q8K(k::dot4_q5_k),
+        Q6_K => RowKernel4::Q8K(k::dot4_q6_k),
+        _ => return None,
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx2_kernel4(_ty: GgmlType) -> Option<RowKernel4> {
+    None
 }
 
 /// The kernel for weights of type `ty` on `isa`.

@@ -1,7 +1,5 @@
-//! Shared pieces of the kernel tests: a seeded generator, valid random weight rows, and an
-//! independent f32 decoder to compute the exact reference.
-
-pub mod decode;
+//! Shared pieces of the kernel tests: a seeded generator, valid random weight rows, and the
+//! f32 values of a row (through the crate's reference dequantizer) for the exact reference.
 
 use dgemma_quant::blocks::f32_to_f16;
 use dgemma_quant::GgmlType;
@@ -76,4 +74,12 @@ pub fn weights(rng: &mut Rng, ty: GgmlType, rows: usize, cols: usize) -> Vec<u8>
             w
         }
     }
+}
+
+/// Every value of weight row `w` of type `ty`, via `dgemma_quant::dequantize`.
+pub fn decode_row(ty: GgmlType, w: &[u8]) -> Vec<f32> {
+    let n = w.len() / ty.type_size() * ty.block_size();
+    let mut out = vec![0.0; n];
+    dgemma_quant::dequantize(ty, w, &mut out).expect("dequantize a valid row");
+    out
 }
