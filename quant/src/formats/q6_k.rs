@@ -3,7 +3,7 @@
 //! `x = d * scale_k * (q - 32)`.
 
 use super::bytes::{get_f16, nearest_int, put_f16, GROUP_MAX_EPS};
-use super::search::make_qx_quants;
+use super::search_lanes::make_qx_quants_lanes;
 
 pub(crate) const QK: usize = 256;
 pub(crate) const BYTES: usize = 210;
@@ -14,12 +14,23 @@ const D: usize = 208;
 /// ggml `quantize_row_q6_K_ref`.
 pub(crate) fn quantize(src: &[f32], dst: &mut [u8]) {
     let mut l = [0i8; QK];
-    let mut scales = [0.0f32; 16];
     for (x, y) in src.chunks_exact(QK).zip(dst.chunks_exact_mut(BYTES)) {
+        // Sub-block k in lane k (see search_lanes.rs).
+        let mut xt = [[0.0f32; 16]; 16];
+        for i in 0..16 {
+            for k in 0..16 {
+                xt[i][k] = x[16 * k + i];
+            }
+        }
+        let mut lt = [[0i8; 16]; 16];
+        let scales = make_qx_quants_lanes(&xt, 32, &mut lt);
+        for i in 0..16 {
+            for k in 0..16 {
+                l[16 * k + i] = lt[i][k];
+            }
+        }
         let (mut max_scale, mut max_abs_scale) = (0.0f32, 0.0f32);
-        for ib in 0..16 {
-            let scale = make_qx_quants(&x[16 * ib..16 * ib + 16], 32, &mut l[16 * ib..16 * ib + 16]);
-            scales[ib] = scale;
+        for &scale in &scales {
             if scale.abs() > max_abs_scale {
                 max_abs_scale = scale.abs();
                 max_scale = scale;

@@ -133,6 +133,7 @@ fn qx_sums(x: &[f32], iscale: f32, nmax: i32) -> (f32, f32) {
 
 /// ggml `make_qx_quants(n, nmax, x, L, rmse_type = 1, NULL)`: a signed scale for
 /// `x ≈ scale * (L - nmax)`, weights x², trying 19 iscales. Levels (biased by `nmax`) go to `l`.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn make_qx_quants(x: &[f32], nmax: i32, l: &mut [i8]) -> f32 {
     let (max, amax) = signed_max(x);
     if amax < GROUP_MAX_EPS {

@@ -8,7 +8,7 @@
 //! computed and discarded (it has no side effects), so results stay bit-identical; a unit test
 //! compares both versions.
 
-use super::bytes::nearest_int;
+use super::bytes::{nearest_int, GROUP_MAX_EPS};
 use super::search::MinSearch;
 
 /// `xt[i][k]` = element `i` of sub-block `k`, weights likewise. Returns per-lane
@@ -128,9 +128,87 @@ pub(crate) fn make_qkx2_quants_lanes<const N: usize, const K: usize>(
     (scale, off)
 }
 
+/// [`super::search::make_qx_quants`] (weights x², signed levels) on `K` sub-blocks at once:
+/// `xt[i][k]` = element `i` of sub-block `k`. Returns the per-lane scales and writes the
+/// levels, biased by `nmax`, to `l[i][k]`.
+#[inline(always)]
+pub(crate) fn make_qx_quants_lanes<const N: usize, const K: usize>(
+    xt: &[[f32; K]; N],
+    nmax: i32,
+    l: &mut [[i8; K]; N],
+) -> [f32; K] {
+    let (mut max, mut amax) = ([0.0f32; K], [0.0f32; K]);
+    let mut wx = [[0.0f32; K]; N];
+    let mut w = [[0.0f32; K]; N];
+    for i in 0..N {
+        for k in 0..K {
+            let v = xt[i][k];
+            let ax = v.abs();
+            let bigger = ax > amax[k];
+            amax[k] = if bigger { ax } else { amax[k] };
+            max[k] = if bigger { v } else { max[k] };
+            w[i][k] = v * v;
+            wx[i][k] = w[i][k] * v;
+        }
+    }
+    let nm = nmax as f32;
+    // Levels and weighted sums for one iscale per lane, levels into `out`.
+    let sums = |iscale: &[f32; K], out: &mut [[i8; K]; N]| {
+        let (mut sumlx, mut suml2) = ([0.0f32; K], [0.0f32; K]);
+        for i in 0..N {
+            for k in 0..K {
+                let li = nearest_int(iscale[k] * xt[i][k]).clamp(-nmax, nmax - 1);
+                out[i][k] = (li + nmax) as i8;
+                let lf = li as f32;
+                sumlx[k] += wx[i][k] * lf;
+                suml2[k] += w[i][k] * lf * lf;
+            }
+        }
+        (sumlx, suml2)
+    };
+    let mut iscale = [0.0f32; K];
+    for k in 0..K {
+        iscale[k] = -nm / max[k];
+    }
+    let (sumlx, suml2) = sums(&iscale, l);
+    let (mut scale, mut best) = ([0.0f32; K], [0.0f32; K]);
+    for k in 0..K {
+        scale[k] = if suml2[k] != 0.0 { sumlx[k] / suml2[k] } else { 0.0 };
+        best[k] = scale[k] * sumlx[k];
+    }
+    let mut laux = [[0i8; K]; N];
+    for is in -9i32..=9 {
+        if is == 0 {
+            continue;
+        }
+        for k in 0..K {
+            iscale[k] = -(nm + 0.1 * is as f32) / max[k];
+        }
+        let (sumlx, suml2) = sums(&iscale, &mut laux);
+        for k in 0..K {
+            if suml2[k] > 0.0 && sumlx[k] * sumlx[k] > best[k] * suml2[k] {
+                for i in 0..N {
+                    l[i][k] = laux[i][k];
+                }
+                scale[k] = sumlx[k] / suml2[k];
+                best[k] = scale[k] * sumlx[k];
+            }
+        }
+    }
+    for k in 0..K {
+        if amax[k] < GROUP_MAX_EPS {
+            for row in l.iter_mut() {
+                row[k] = 0;
+            }
+            scale[k] = 0.0;
+        }
+    }
+    scale
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::search::make_qkx2_quants;
+    use super::super::search::{make_qkx2_quants, make_qx_quants};
     use super::*;
 
     fn check<const N: usize, const K: usize>(x: &[f32], w: &[f32], p: &MinSearch) {
@@ -174,6 +252,39 @@ mod tests {
             let w: Vec<f32> = x.iter().map(|v| v.abs() + 0.01).collect();
             check::<32, 8>(&x, &w, &q4);
             check::<16, 16>(&x, &w, &q2);
+        }
+    }
+
+    #[test]
+    fn signed_lanes_match_the_scalar_search_bit_for_bit() {
+        let mut s = 0x0fed_cba9_8765_4321u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        for round in 0..300 {
+            let mut x: Vec<f32> = (0..256).map(|_| next() * 10f32.powi(round % 7 - 3)).collect();
+            x[0..16].fill(0.0);
+            x[16..32].iter_mut().for_each(|v| *v *= 1e-16);
+            x[48..64].fill(0.75);
+            let mut xt = [[0.0f32; 16]; 16];
+            for k in 0..16 {
+                for i in 0..16 {
+                    xt[i][k] = x[16 * k + i];
+                }
+            }
+            let mut lt = [[0i8; 16]; 16];
+            let scales = make_qx_quants_lanes(&xt, 32, &mut lt);
+            for k in 0..16 {
+                let mut l = [0i8; 16];
+                let scale = make_qx_quants(&x[16 * k..16 * k + 16], 32, &mut l);
+                assert_eq!(scale.to_bits(), scales[k].to_bits(), "lane {k}");
+                for i in 0..16 {
+                    assert_eq!(l[i], lt[i][k], "lane {k} element {i}");
+                }
+            }
         }
     }
 }
