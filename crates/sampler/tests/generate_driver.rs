@@ -81,3 +81,23 @@ fn invalid_params_fail_before_any_model_work() {
     assert!(generate(&mut model, &params, &config(vec![1]), &mut LlamaRng::new(0), |_| {}, |_| {}).is_err());
     assert!(model.self_cond_seen.is_empty());
 }
+
+#[test]
+fn repetition_cut_ends_the_answer_only_when_enabled() {
+    let looping = vec![vec![5, 9, 9, 9, 9, 9, 9, 4]];
+    let params = SamplerParams { max_new_tokens: 16, max_steps: 1, ..Default::default() };
+    let cfg = GenerateConfig { vocab: 16, canvas_length: 8, end_of_generation: vec![1], pad_id: 0, repetition_cut: true };
+    let mut model = Scripted { script: looping.clone(), vocab: 16, block: 0, commits: vec![], self_cond_seen: vec![] };
+    let g = generate(&mut model, &params, &cfg, &mut LlamaRng::new(0), |_| {}, |_| {}).unwrap();
+    assert_eq!(g.tokens, vec![5]);
+    assert_eq!(g.end, EndReason::RepetitionLoop);
+    assert!(model.commits.is_empty());
+
+    let mut script = looping;
+    script.push(vec![2; 8]);
+    let mut model = Scripted { script, vocab: 16, block: 0, commits: vec![], self_cond_seen: vec![] };
+    let cfg = GenerateConfig { repetition_cut: false, ..cfg };
+    let g = generate(&mut model, &params, &cfg, &mut LlamaRng::new(0), |_| {}, |_| {}).unwrap();
+    assert_eq!(g.tokens.len(), 16, "off by default: both canvases kept");
+    assert_eq!(g.end, EndReason::Length);
+}
