@@ -12,7 +12,7 @@
 mod kernels_support;
 
 use dgemma_quant::kernels::{
-    self, dot_row, matmul, matmul_on, matmul_prepared, matvec, matvec_on, Activations, Isa,
+    self, dot_row, matmul, matmul_gather, matmul_on, matmul_prepared, matvec, matvec_on, Activations, Isa,
     KernelError, SUPPORTED_TYPES,
 };
 use dgemma_quant::GgmlType;
@@ -281,5 +281,36 @@ fn kernels_agree_with_dequantized_reference_quantizer_output() {
             let (exact, bound) = reference(ty, &wr, &x);
             assert!((y[r] as f64 - exact).abs() <= bound, "{ty} row {r}: got {}, exact {exact}, bound {bound}", y[r]);
         }
+    }
+}
+
+/// The MoE path: prepare all tokens once, multiply an expert's slice with a subset of them.
+#[test]
+fn gathered_tokens_match_full_batch_rows() {
+    let mut rng = Rng::new(8);
+    let (experts, rows, cols, n) = (3, 11, 704, 9);
+    for ty in [GgmlType::Q8_0, GgmlType::Q5_1, GgmlType::BF16] {
+        let w = weights(&mut rng, ty, experts * rows, cols);
+        let x = activations(&mut rng, n * cols);
+        let acts = Activations::quantize(ty, &x, n, cols).unwrap();
+        let expert_bytes = w.len() / experts;
+        let e1 = &w[expert_bytes..2 * expert_bytes];
+        let mut full = vec![0.0; n * rows];
+        matmul_prepared(ty, e1, rows, &acts, &mut full).unwrap();
+        let tokens = [8, 0, 3, 3, 7, 1];
+        let mut y = vec![f32::NAN; tokens.len() * rows];
+        matmul_gather(ty, e1, rows, &acts, &tokens, &mut y).unwrap();
+        for (i, &t) in tokens.iter().enumerate() {
+            for r in 0..rows {
+                let (a, b) = (y[i * rows + r], full[t * rows + r]);
+                // Float rows may be summed by the 4-token or the 1-token kernel in either run.
+                let tol = if ty == GgmlType::BF16 { 1e-5 * (1.0 + b.abs()) } else { 0.0 };
+                assert!((a - b).abs() <= tol, "{ty} token {t} row {r}: gathered {a} full {b}");
+            }
+        }
+        assert_eq!(
+            matmul_gather(ty, e1, rows, &acts, &[2, 9], &mut y[..2 * rows]),
+            Err(KernelError::TokenIndex { index: 9, n })
+        );
     }
 }

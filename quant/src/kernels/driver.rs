@@ -122,16 +122,85 @@ pub fn matmul_prepared_on(
     acts: &Activations,
     y: &mut [f32],
 ) -> Result<(), KernelError> {
+    run(isa, ty, w, rows, acts, Tokens::All(acts.n()), y)
+}
+
+/// `Y = X[tokens] Wᵀ`: multiply only the prepared activation rows listed in `tokens` (in that
+/// order, repeats allowed); `y` is `tokens.len()` rows of `rows`, overwritten. This is the
+/// MoE step: prepare the batch once, then per expert pass its weight slice and its tokens.
+pub fn matmul_gather(
+    ty: GgmlType,
+    w: &[u8],
+    rows: usize,
+    acts: &Activations,
+    tokens: &[usize],
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    matmul_gather_on(Isa::detected(), ty, w, rows, acts, tokens, y)
+}
+
+/// [`matmul_gather`] on an explicit instruction set.
+pub fn matmul_gather_on(
+    isa: Isa,
+    ty: GgmlType,
+    w: &[u8],
+    rows: usize,
+    acts: &Activations,
+    tokens: &[usize],
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    if let Some(&index) = tokens.iter().find(|&&t| t >= acts.n()) {
+        return Err(KernelError::TokenIndex { index, n: acts.n() });
+    }
+    run(isa, ty, w, rows, acts, Tokens::Listed(tokens), y)
+}
+
+/// Which activation rows produce the output rows.
+#[derive(Clone, Copy)]
+enum Tokens<'a> {
+    /// Output row i is activation row i.
+    All(usize),
+    /// Output row i is activation row `list[i]` (checked `< n`).
+    Listed(&'a [usize]),
+}
+
+impl Tokens<'_> {
+    fn len(self) -> usize {
+        match self {
+            Tokens::All(n) => n,
+            Tokens::Listed(list) => list.len(),
+        }
+    }
+
+    #[inline]
+    fn get(self, i: usize) -> usize {
+        match self {
+            Tokens::All(_) => i,
+            Tokens::Listed(list) => list[i],
+        }
+    }
+}
+
+/// Shared checks and dispatch of the batched entry points.
+fn run(
+    isa: Isa,
+    ty: GgmlType,
+    w: &[u8],
+    rows: usize,
+    acts: &Activations,
+    tokens: Tokens<'_>,
+    y: &mut [f32],
+) -> Result<(), KernelError> {
     let cols = acts.cols();
     let row_bytes = check_weights(ty, w, rows, cols)?;
     // Weight types sharing an activation format (Q4_0 and Q8_0, say) can share activations.
     if ActKind::for_weight(ty)? != acts.kind() && acts.n() > 0 {
         return Err(KernelError::ActivationMismatch { prepared: acts.weight_type(), ty });
     }
-    let n = acts.n();
+    let n = tokens.len();
     let expected = rows.checked_mul(n).ok_or(KernelError::Overflow { what: "output" })?;
     if y.len() != expected {
-        return Err(KernelError::Length { what: "output (n * rows)", expected, got: y.len() });
+        return Err(KernelError::Length { what: "output (tokens * rows)", expected, got: y.len() });
     }
     if expected == 0 {
         return Ok(());
@@ -142,20 +211,20 @@ pub fn matmul_prepared_on(
         return Ok(());
     }
     if n == 1 {
-        run_single(kernel, w, row_bytes, acts, y);
+        run_single(kernel, w, row_bytes, acts, tokens.get(0), y);
     } else {
-        run_batch(kernel, row_kernel4(isa, ty), w, row_bytes, rows, acts, y);
+        run_batch(kernel, row_kernel4(isa, ty), w, row_bytes, rows, acts, tokens, y);
     }
     Ok(())
 }
 
 /// One token: contiguous row ranges per task.
-fn run_single(kernel: RowKernel, w: &[u8], row_bytes: usize, acts: &Activations, y: &mut [f32]) {
+fn run_single(kernel: RowKernel, w: &[u8], row_bytes: usize, acts: &Activations, token: usize, y: &mut [f32]) {
     let rows = y.len();
     let chunk = rows.div_ceil(rayon::current_num_threads() * 8).max(MATVEC_MIN_ROWS);
     y.par_chunks_mut(chunk).zip(w.par_chunks(chunk * row_bytes)).for_each(|(yc, wc)| {
         for (yr, wr) in yc.iter_mut().zip(wc.chunks_exact(row_bytes)) {
-            *yr = kernel.dot(wr, acts, 0);
+            *yr = kernel.dot(wr, acts, token);
         }
     });
 }
@@ -185,6 +254,7 @@ impl SharedOut {
 
 /// A batch: each task owns a block of weight rows and runs every token over it, so the block is
 /// fetched from memory once and served from cache for the remaining tokens.
+#[allow(clippy::too_many_arguments)]
 fn run_batch(
     kernel: RowKernel,
     kernel4: Option<RowKernel4>,
@@ -192,9 +262,10 @@ fn run_batch(
     row_bytes: usize,
     rows: usize,
     acts: &Activations,
+    tokens: Tokens<'_>,
     y: &mut [f32],
 ) {
-    let n = acts.n();
+    let n = tokens.len();
     let out = SharedOut { ptr: y.as_mut_ptr(), len: y.len() };
     w.par_chunks(MATMUL_ROW_BLOCK * row_bytes).enumerate().for_each(|(blk, wc)| {
         let r0 = blk * MATMUL_ROW_BLOCK;
@@ -208,14 +279,15 @@ fn run_batch(
                 let mut t = t0;
                 if let Some(k4) = kernel4 {
                     while t + 4 <= t1 {
-                        for (k, v) in k4.dot4(wr, acts, t).into_iter().enumerate() {
+                        let ts = std::array::from_fn(|k| tokens.get(t + k));
+                        for (k, v) in k4.dot4(wr, acts, ts).into_iter().enumerate() {
                             unsafe { out.write((t + k) * rows + r, v) };
                         }
                         t += 4;
                     }
                 }
                 for t in t..t1 {
-                    unsafe { out.write(t * rows + r, kernel.dot(wr, acts, t)) };
+                    unsafe { out.write(t * rows + r, kernel.dot(wr, acts, tokens.get(t))) };
                 }
             }
         }

@@ -30,7 +30,8 @@ mod x86_avx2;
 
 pub use activations::{Activations, BlockQ8Act};
 pub use driver::{
-    dot_row, dot_row_on, matmul, matmul_on, matmul_prepared, matmul_prepared_on, matvec, matvec_on,
+    dot_row, dot_row_on, matmul, matmul_gather, matmul_gather_on, matmul_on, matmul_prepared,
+    matmul_prepared_on, matvec, matvec_on,
 };
 pub use isa::Isa;
 
@@ -52,6 +53,9 @@ pub enum KernelError {
     /// The activations were prepared in the format of another weight type.
     #[error("activations prepared for {prepared} weights cannot be used with {ty} weights")]
     ActivationMismatch { prepared: GgmlType, ty: GgmlType },
+    /// A token index passed to [`matmul_gather`] is not a prepared activation row.
+    #[error("token index {index} out of range: {n} activation rows prepared")]
+    TokenIndex { index: usize, n: usize },
     /// A size computation overflowed `usize`.
     #[error("{what}: size overflows usize")]
     Overflow { what: &'static str },

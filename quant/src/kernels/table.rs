@@ -44,15 +44,15 @@ pub(crate) enum RowKernel4 {
 }
 
 impl RowKernel4 {
-    /// Dots of weight row `w` with activation rows `t..t + 4` of `acts`.
+    /// Dots of weight row `w` with activation rows `ts` of `acts`.
     #[inline]
-    pub(crate) fn dot4(self, w: &[u8], acts: &Activations, t: usize) -> [f32; 4] {
+    pub(crate) fn dot4(self, w: &[u8], acts: &Activations, ts: [usize; 4]) -> [f32; 4] {
         // SAFETY: as for `RowKernel::dot`.
         unsafe {
             match self {
-                RowKernel4::F32(f) => f(w, std::array::from_fn(|k| acts.f32_row(t + k))),
-                RowKernel4::Q8(f) => f(w, std::array::from_fn(|k| acts.q8_row(t + k))),
-                RowKernel4::Q8K(f) => f(w, std::array::from_fn(|k| acts.q8k_row(t + k))),
+                RowKernel4::F32(f) => f(w, ts.map(|t| acts.f32_row(t))),
+                RowKernel4::Q8(f) => f(w, ts.map(|t| acts.q8_row(t))),
+                RowKernel4::Q8K(f) => f(w, ts.map(|t| acts.q8k_row(t))),
             }
         }
     }
