@@ -79,3 +79,19 @@ fn bad_files_give_errors_naming_what_is_wrong() {
     let meta = TokenizerMetadata::from_gguf(&toy_gguf(Break::LlamaModel)).unwrap();
     assert!(matches!(GemmaTokenizer::from_metadata(&meta), Err(TokenizerError::UnsupportedModel(m)) if m == "llama"));
 }
+
+proptest::proptest! {
+    /// Any text (control characters, unknown scripts, emoji, special-token look-alikes) encodes
+    /// without error and decodes back to itself when special tokens are rendered. A literal `▁`
+    /// is the one exception: the escape scheme decodes it as a space (as llama.cpp and HF do).
+    #[test]
+    fn any_text_round_trips_through_the_toy_tokenizer(text in "(\\PC|[\\n\\t ]|<bos>|<eos>|hi){0,40}") {
+        proptest::prop_assume!(!text.contains('▁'));
+        static TOK: std::sync::OnceLock<GemmaTokenizer> = std::sync::OnceLock::new();
+        let tok = TOK.get_or_init(|| GemmaTokenizer::from_gguf(&toy_gguf(Break::Nothing)).unwrap());
+        let ids = tok.encode(&text, false, true).unwrap();
+        proptest::prop_assert_eq!(tok.decode(&ids, true).unwrap(), text.clone());
+        let plain = tok.encode(&text, true, false).unwrap();
+        proptest::prop_assert_eq!(tok.decode(&plain[1..], true).unwrap(), text);
+    }
+}
