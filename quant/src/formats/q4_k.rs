@@ -21,7 +21,9 @@ pub(crate) fn get_scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
 
 /// Steps 1-5 of the Q4_K/Q5_K reference: per sub-block min/scale search, 6-bit quantization of
 /// the scales and mins into `packed`, and the two f16 super-scales (returned as stored bits
-/// widened back to f32). `levels` receives the first-pass levels.
+/// widened back to f32). `levels` receives the first-pass levels. Inlined so that the search
+/// parameters are constants in the vectorized loops.
+#[inline(always)]
 pub(crate) fn search_and_pack_scales(
     x: &[f32],
     p: &MinSearch,
