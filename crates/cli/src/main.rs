@@ -27,6 +27,8 @@ enum Command {
     Quantize(cmd::quantize::Args),
     /// Print the token ids of a text as a JSON array (like llama-tokenize).
     Tokenize(cmd::tokenize::Args),
+    /// List the GPU adapters (Vulkan/Metal) with type, limits and features.
+    Devices(cmd::devices::Args),
 }
 
 fn main() {
@@ -38,6 +40,7 @@ fn main() {
         Command::Convert(args) => cmd::convert::run(args),
         Command::Quantize(args) => cmd::quantize::run(args),
         Command::Tokenize(args) => cmd::tokenize::run(args),
+        Command::Devices(args) => cmd::devices::run(args),
     };
     if let Err(err) = result {
         // One readable line (with its causes), non-zero exit, never a panic trace.

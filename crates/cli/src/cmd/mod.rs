@@ -1,6 +1,7 @@
 //! Subcommands, one module each.
 
 pub mod convert;
+pub mod devices;
 pub mod info;
 pub mod logits;
 pub mod run;
