@@ -27,6 +27,10 @@ enum Command {
     Quantize(cmd::quantize::Args),
     /// Print the token ids of a text as a JSON array (like llama-tokenize).
     Tokenize(cmd::tokenize::Args),
+    /// Quantization quality vs a base model: KL divergence, top-1, Δp, perplexity, sampler effects.
+    Kld(cmd::kld::Args),
+    /// Per-tensor RMSE/SNR of a quantized model against its source, grouped by role.
+    QuantError(cmd::quant_error::Args),
     /// List the GPU adapters (Vulkan/Metal) with type, limits and features.
     Devices(cmd::devices::Args),
 }
@@ -40,6 +44,8 @@ fn main() {
         Command::Convert(args) => cmd::convert::run(args),
         Command::Quantize(args) => cmd::quantize::run(args),
         Command::Tokenize(args) => cmd::tokenize::run(args),
+        Command::Kld(args) => cmd::kld::run(args),
+        Command::QuantError(args) => cmd::quant_error::run(args),
         Command::Devices(args) => cmd::devices::run(args),
     };
     if let Err(err) = result {

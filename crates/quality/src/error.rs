@@ -21,6 +21,12 @@ pub enum QualityError {
     /// Two rows that must have the same length do not.
     #[error("{what}: length {got}, expected {expected}")]
     Shape { what: &'static str, got: usize, expected: usize },
+    /// The model failed on an input.
+    #[error(transparent)]
+    Model(#[from] dgemma_model::ModelError),
+    /// The sampler failed.
+    #[error(transparent)]
+    Sampler(#[from] dgemma_sampler::SamplerError),
     /// A tensor of the model has no counterpart (or a different shape) in the source.
     #[error("tensor `{name}`: {reason}")]
     Tensor { name: String, reason: String },

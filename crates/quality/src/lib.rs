@@ -5,11 +5,15 @@
 //!   from a compact base row (top-K log-probs + logsumexp).
 //! * [`summary`]: percentiles and the per-section accumulator that turns rows into a report.
 //! * [`base_file`]: the `--save-base` / `--base-logits` file format.
+//! * [`probe`]: the inputs (encoder chunks, noised canvases, sampler prompts) from text tokens.
+//! * [`runner`]: runs one model on those inputs (encoder logits, denoiser logits, one block).
 //! * [`tensor_error`]: per-tensor RMSE / SNR of quantized weights, grouped by role.
 
 pub mod base_file;
 mod error;
 pub mod logprobs;
+pub mod probe;
+pub mod runner;
 pub mod summary;
 pub mod tensor_error;
 
