@@ -110,6 +110,21 @@ fn main() {
                             matmul_prepared_on(isa, ty, w, rows, &acts, &mut y).expect("matvec");
                         });
                         println!("{id} {:.2} GB/s ({:.1} us)", one.len() as f64 / s * 1e-9, s * 1e6);
+                        // Baseline: dequantize each row with the reference decoder, then dot.
+                        let naive_id = format!("naive_dequant_dot/{}/{name}", ty.name());
+                        if wanted(&naive_id) && name == "dense_2112x2816" {
+                            let row_bytes = one.len() / rows;
+                            let mut row = vec![0.0f32; cols];
+                            let s = time(0.5, || {
+                                k = (k + 1) % copies;
+                                let w = &all[k * one.len()..(k + 1) * one.len()];
+                                for (yr, wr) in y.iter_mut().zip(w.chunks_exact(row_bytes)) {
+                                    dgemma_quant::dequantize(ty, wr, &mut row).expect("dequantize");
+                                    *yr = row.iter().zip(&x).map(|(a, b)| a * b).sum();
+                                }
+                            });
+                            println!("{naive_id} {:.2} GB/s ({:.1} us)", one.len() as f64 / s * 1e-9, s * 1e6);
+                        }
                     } else {
                         let s = time(1.0, || matmul_prepared_on(isa, ty, &one, rows, &acts, &mut y).expect("matmul"));
                         println!("{id} {:.2} GFLOP/s ({:.2} ms)", (2 * rows * cols * n) as f64 / s * 1e-9, s * 1e3);

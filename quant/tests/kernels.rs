@@ -57,7 +57,8 @@ fn rounded_activations(ty: GgmlType, x: &[f32]) -> Vec<f32> {
         .flat_map(|xb| {
             let d = xb.iter().fold(0.0f32, |m, v| m.max(v.abs())) / 127.0;
             let id = if d > 0.0 { 1.0 / d } else { 0.0 };
-            xb.iter().map(move |v| (v * id).round() * d)
+            // Round half to even, as the kernels' quantizer does.
+            xb.iter().map(move |v| (v * id).round_ties_even() * d)
         })
         .collect()
 }
