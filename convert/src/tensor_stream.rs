@@ -96,7 +96,11 @@ pub fn write_tensor(w: &mut StreamWriter, job: &TensorJob, mut on_bytes: impl Fn
                     job.kind.widen(s, scratch)?;
                     if job.check_finite {
                         let bad = scratch.iter().filter(|v| !v.is_finite()).count();
-                        non_finite.fetch_add(bad, Ordering::Relaxed);
+                        if bad > 0 {
+                            // The tensor fails once counted; the quantizers refuse such input.
+                            non_finite.fetch_add(bad, Ordering::Relaxed);
+                            return Ok(());
+                        }
                     }
                 }
                 if same_type {
