@@ -39,6 +39,8 @@ pub struct WgpuOptions {
     /// Split weights into buffers of at most this many bytes (default: the device's
     /// `max_storage_buffer_binding_size`). Tests use a tiny value to exercise the split path.
     pub max_weight_part_bytes: Option<u64>,
+    /// Use the portable shared-memory reductions even where subgroups are supported.
+    pub no_subgroups: bool,
 }
 
 /// Errors creating a [`crate::WgpuBackend`].

@@ -11,6 +11,9 @@ use dgemma_quant::GgmlType;
 
 const BYTES: &str = include_str!("shaders/bytes.wgsl");
 const REDUCE: &str = include_str!("shaders/reduce.wgsl");
+const REDUCE_SG: &str = include_str!("shaders/reduce_subgroup.wgsl");
+const ENTRY_ROW: &str = include_str!("shaders/entry_row.wgsl");
+const ENTRY_ROW_SG: &str = include_str!("shaders/entry_row_subgroup.wgsl");
 const KSCALE: &str = include_str!("shaders/decode/kscale.wgsl");
 
 /// A compute kernel: which WGSL module and entry point.
@@ -26,8 +29,10 @@ pub(crate) enum Kernel {
     GeluMul,
     Scale,
     Softcap,
-    RmsNorm,
-    Softmax,
+    /// `subgroups`: reductions with subgroup operations (device has `SUBGROUP`).
+    RmsNorm { subgroups: bool },
+    /// `subgroups`: as for `RmsNorm`.
+    Softmax { subgroups: bool },
     Rope,
     Attention,
     MoeGather,
@@ -67,6 +72,17 @@ fn decoder(ty: GgmlType) -> Option<String> {
     Some(body.to_string())
 }
 
+/// A one-workgroup-per-row kernel (`body(row, li)`) with portable or subgroup reductions.
+fn per_row(body: &str, subgroups: bool) -> String {
+    if subgroups {
+        // naga 26 accepts subgroup builtins without `enable subgroups;` (and rejects the
+        // directive); the device feature `SUBGROUP` gates them.
+        format!("{REDUCE_SG}\n{body}\n{ENTRY_ROW_SG}")
+    } else {
+        format!("{REDUCE}\n{body}\n{ENTRY_ROW}")
+    }
+}
+
 /// Whether the kernels can read weights of this type.
 pub(crate) fn supported(ty: GgmlType) -> bool {
     WEIGHT_TYPES.contains(&ty)
@@ -89,8 +105,8 @@ impl Kernel {
             Kernel::GeluMul => (elementwise.into(), "gelu_mul"),
             Kernel::Scale => (elementwise.into(), "scale"),
             Kernel::Softcap => (elementwise.into(), "softcap"),
-            Kernel::RmsNorm => (format!("{REDUCE}\n{}", include_str!("shaders/rms_norm.wgsl")), "main"),
-            Kernel::Softmax => (format!("{REDUCE}\n{}", include_str!("shaders/softmax.wgsl")), "main"),
+            Kernel::RmsNorm { subgroups } => (per_row(include_str!("shaders/rms_norm.wgsl"), subgroups), "main"),
+            Kernel::Softmax { subgroups } => (per_row(include_str!("shaders/softmax.wgsl"), subgroups), "main"),
             Kernel::Rope => (include_str!("shaders/rope.wgsl").into(), "main"),
             Kernel::Attention => (include_str!("shaders/attention.wgsl").into(), "main"),
             Kernel::MoeGather => (moe.into(), "gather"),
@@ -111,8 +127,10 @@ impl Kernel {
             Kernel::GeluMul,
             Kernel::Scale,
             Kernel::Softcap,
-            Kernel::RmsNorm,
-            Kernel::Softmax,
+            Kernel::RmsNorm { subgroups: false },
+            Kernel::RmsNorm { subgroups: true },
+            Kernel::Softmax { subgroups: false },
+            Kernel::Softmax { subgroups: true },
             Kernel::Rope,
             Kernel::Attention,
             Kernel::MoeGather,

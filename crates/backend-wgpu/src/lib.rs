@@ -44,12 +44,15 @@ pub struct WgpuBackend {
     /// Bound where an op has no optional input (rms_norm without weight).
     dummy: WgpuBuffer,
     uploaded: AtomicU64,
+    /// Row reductions use subgroup operations.
+    subgroups: bool,
 }
 
 impl WgpuBackend {
     /// Open an adapter (see [`WgpuOptions`]); fails with a clear error when none is usable.
     pub fn new(options: &WgpuOptions) -> Result<Self, WgpuError> {
         let opened = device::open(options)?;
+        let subgroups = opened.desc.subgroups.is_some() && !options.no_subgroups;
         let binding = (opened.limits.max_storage_buffer_binding_size as u64).min(opened.limits.max_buffer_size);
         let part_limit = options.max_weight_part_bytes.map_or(binding, |b| b.min(binding));
         let dummy = WgpuBuffer {
@@ -73,12 +76,18 @@ impl WgpuBackend {
             moe_scratch: moe::MoeScratch::new(),
             dummy,
             uploaded: AtomicU64::new(0),
+            subgroups,
         })
     }
 
     /// The adapter in use.
     pub fn adapter(&self) -> &AdapterDesc {
         &self.desc
+    }
+
+    /// Whether the row reductions (rms_norm, softmax) run with subgroup operations.
+    pub fn uses_subgroups(&self) -> bool {
+        self.subgroups
     }
 
     /// Bytes of weights uploaded so far.
@@ -155,7 +164,7 @@ impl Backend for WgpuBackend {
     }
 
     fn rms_norm(&self, x: &mut WgpuBuffer, groups: usize, width: usize, weight: Option<&WgpuBuffer>, eps: f32) {
-        self.run(|r| ops::rms_norm(r, x, groups, width, weight, eps, &self.dummy));
+        self.run(|r| ops::rms_norm(r, x, groups, width, weight, eps, &self.dummy, self.subgroups));
     }
 
     fn rope(&self, x: &mut WgpuBuffer, rows: usize, heads: usize, head_dim: usize, pos0: usize, freqs: &WgpuBuffer) {
@@ -196,6 +205,6 @@ impl Backend for WgpuBackend {
     }
 
     fn softmax(&self, x: &WgpuBuffer, out: &mut WgpuBuffer, rows: usize, width: usize) {
-        self.run(|r| ops::softmax(r, x, out, rows, width));
+        self.run(|r| ops::softmax(r, x, out, rows, width, self.subgroups));
     }
 }

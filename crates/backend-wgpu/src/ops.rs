@@ -40,16 +40,17 @@ pub(crate) fn rms_norm(
     weight: Option<&WgpuBuffer>,
     eps: f32,
     dummy: &WgpuBuffer,
+    subgroups: bool,
 ) {
     assert!(x.len >= groups * width && weight.is_none_or(|w| w.len >= width), "rms_norm: buffers too small");
     let params = [u(groups), u(width), weight.is_some() as u32, f(eps)];
     let wt = weight.unwrap_or(dummy);
-    rec.dispatch(Kernel::RmsNorm, &params, &[Bind::Buf(&x.buf), Bind::Buf(&wt.buf)], grid(groups));
+    rec.dispatch(Kernel::RmsNorm { subgroups }, &params, &[Bind::Buf(&x.buf), Bind::Buf(&wt.buf)], grid(groups));
 }
 
-pub(crate) fn softmax(rec: &mut Recorder<'_>, x: &WgpuBuffer, out: &WgpuBuffer, rows: usize, width: usize) {
+pub(crate) fn softmax(rec: &mut Recorder<'_>, x: &WgpuBuffer, out: &WgpuBuffer, rows: usize, width: usize, subgroups: bool) {
     assert!(x.len >= rows * width && out.len >= rows * width, "softmax: buffers too small");
-    rec.dispatch(Kernel::Softmax, &[u(rows), u(width)], &[Bind::Buf(&x.buf), Bind::Buf(&out.buf)], grid(rows));
+    rec.dispatch(Kernel::Softmax { subgroups }, &[u(rows), u(width)], &[Bind::Buf(&x.buf), Bind::Buf(&out.buf)], grid(rows));
 }
 
 #[allow(clippy::too_many_arguments)]

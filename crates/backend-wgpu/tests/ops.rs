@@ -60,9 +60,24 @@ fn elementwise_ops_match_cpu() {
     }
 }
 
+/// Both reduction paths: subgroup operations where the device has them, and the portable one.
+fn reduction_devices() -> [&'static dgemma_backend_wgpu::WgpuBackend; 2] {
+    let g = gpu();
+    // lavapipe (CI) supports subgroups: make sure that path really runs there.
+    assert_eq!(g.uses_subgroups(), g.adapter().subgroups.is_some(), "subgroups not used although supported");
+    assert!(!gpu_without_subgroups().uses_subgroups());
+    [g, gpu_without_subgroups()]
+}
+
 #[test]
 fn rms_norm_with_and_without_weight() {
-    let (g, c) = (gpu(), cpu());
+    for g in reduction_devices() {
+        rms_norm_cases(g);
+    }
+}
+
+fn rms_norm_cases(g: &dgemma_backend_wgpu::WgpuBackend) {
+    let c = cpu();
     for (groups, width) in [(1, 1), (3, 17), (16, 256), (5, 2816), (1, 704)] {
         let x = Rng::new(width as u64).vec(groups * width, 4.0);
         let w = Rng::new(7).vec(width, 2.0);
@@ -72,14 +87,20 @@ fn rms_norm_with_and_without_weight() {
             g.rms_norm(&mut xg, groups, width, with_w.then_some(&wg), 1e-6);
             let mut xc = x.clone();
             c.rms_norm(&mut xc, groups, width, with_w.then_some(&wc), 1e-6);
-            assert_close(&format!("rms_norm {groups}x{width} w={with_w}"), &get(g, &xg, x.len()), &xc, TOL_REDUCE);
+            assert_close(&format!("rms_norm {groups}x{width} w={with_w} subgroups={}", g.uses_subgroups()), &get(g, &xg, x.len()), &xc, TOL_REDUCE);
         }
     }
 }
 
 #[test]
 fn softmax_rows() {
-    let (g, c) = (gpu(), cpu());
+    for g in reduction_devices() {
+        softmax_cases(g);
+    }
+}
+
+fn softmax_cases(g: &dgemma_backend_wgpu::WgpuBackend) {
+    let c = cpu();
     for (rows, width) in [(1, 1), (3, 17), (17, 1000), (2, 70_000)] {
         let x = Rng::new(rows as u64).vec(rows * width, 30.0);
         let xg = buf(g, &x);
@@ -87,7 +108,7 @@ fn softmax_rows() {
         g.softmax(&xg, &mut og, rows, width);
         let mut oc = vec![0f32; rows * width];
         c.softmax(&x, &mut oc, rows, width);
-        assert_close(&format!("softmax {rows}x{width}"), &get(g, &og, rows * width), &oc, TOL_REDUCE);
+        assert_close(&format!("softmax {rows}x{width} subgroups={}", g.uses_subgroups()), &get(g, &og, rows * width), &oc, TOL_REDUCE);
     }
 }
 

@@ -17,7 +17,10 @@ fn every_kernel_validates_and_translates_to_spirv_and_msl() {
             .unwrap_or_else(|e| panic!("{name}: SPIR-V translation failed: {e}"));
         assert!(spv.len() > 5 && spv[0] == 0x0723_0203, "{name}: not a SPIR-V module");
         let pipeline = naga::back::msl::PipelineOptions::default();
-        let (msl, _) = naga::back::msl::write_string(&module, &info, &naga::back::msl::Options::default(), &pipeline)
+        // MSL 2.4 (macOS 12 / iOS 15): what wgpu asks for on current Apple GPUs; subgroup
+        // (simdgroup) reductions need ≥ 2.1.
+        let options = naga::back::msl::Options { lang_version: (2, 4), ..Default::default() };
+        let (msl, _) = naga::back::msl::write_string(&module, &info, &options, &pipeline)
             .unwrap_or_else(|e| panic!("{name}: MSL translation failed: {e}"));
         assert!(msl.contains("kernel void"), "{name}: MSL has no kernel function");
     }

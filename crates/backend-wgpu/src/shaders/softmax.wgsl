@@ -9,9 +9,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-    let r = wg.y * nwg.x + wg.x;
+// Row `r` of the dispatch; `li` is the thread's index in its 256-thread workgroup.
+fn body(r: u32, li: u32) {
     if (r >= p.rows) {
         return;
     }

@@ -16,9 +16,20 @@ pub fn gpu() -> &'static WgpuBackend {
     GPU.get_or_init(|| open(None))
 }
 
+/// The GPU under test with the portable (shared-memory) reductions only.
+pub fn gpu_without_subgroups() -> &'static WgpuBackend {
+    static GPU: OnceLock<WgpuBackend> = OnceLock::new();
+    GPU.get_or_init(|| open_with(WgpuOptions { no_subgroups: true, ..Default::default() }))
+}
+
 /// A second device whose weights are split into parts of at most `bytes`.
 pub fn open(max_part: Option<u64>) -> WgpuBackend {
-    let opts = WgpuOptions { allow_software: true, max_weight_part_bytes: max_part, ..Default::default() };
+    open_with(WgpuOptions { max_weight_part_bytes: max_part, ..Default::default() })
+}
+
+/// A device with these options (software adapters always allowed).
+pub fn open_with(opts: WgpuOptions) -> WgpuBackend {
+    let opts = WgpuOptions { allow_software: true, ..opts };
     WgpuBackend::new(&opts).unwrap_or_else(|e| {
         panic!("these tests need a GPU adapter and none could be opened: {e}. In CI and on Debian: `apt-get install mesa-vulkan-drivers libvulkan1` (lavapipe)")
     })
