@@ -27,7 +27,7 @@ pub fn exp_nonpositive(d: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
     // k ∈ [-126, 0] here, so 2^k is a normal float built from its exponent bits. The low bits
     // of `shifted` hold k + 0x4B400000; shifting by 23 drops the constant (no float-to-int

@@ -198,8 +198,8 @@ pub fn decide(
     let mean_entropy = (sum / c as f64) as f32;
 
     let accepted = accept_by_entropy(&bufs.entropy, entropy_bound, &mut bufs.order, &mut bufs.accept);
-    for p in 0..c {
-        bufs.next_canvas[p] = if bufs.accept[p] { bufs.sampled[p] } else { noise[p] };
+    for (((next, &ok), &sample), &fresh) in bufs.next_canvas.iter_mut().zip(&bufs.accept).zip(&bufs.sampled).zip(noise) {
+        *next = if ok { sample } else { fresh };
     }
 
     let stable = history.check_and_push(&bufs.argmax);
