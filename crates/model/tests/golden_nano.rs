@@ -1,7 +1,7 @@
-//! The f32 graph against transformers' golden tensors for the nano checkpoint
-//! (tests/fixtures/golden/nano, made by tests/fixtures/make_oracle.py): encoder hidden states,
-//! logits and routes, the K/V cache, denoiser logits with and without self-conditioning, and a
-//! second block after a committed canvas.
+//! The f32 graph against transformers' golden tensors (made by tests/fixtures/make_oracle.py)
+//! for the nano checkpoint and tiny-gemma-vocab (nano's shape family with the real 262,144-token
+//! vocabulary): encoder hidden states, logits and routes, the K/V cache, denoiser logits with and
+//! without self-conditioning, and a second block after a committed canvas.
 
 mod common;
 
@@ -11,6 +11,7 @@ use dgemma_gguf::GgufFile;
 use dgemma_model::{KvCache, Model, Scratch, Trace};
 
 const GOLDEN: &str = "tests/fixtures/golden/nano";
+const GOLDEN_TGV: &str = "tests/fixtures/generated/golden/tiny-gemma-vocab";
 /// F32 weights: everything f32 on both sides; what remains is summation order.
 const F32_TOL: f64 = 1e-4;
 
@@ -96,4 +97,11 @@ fn f32_gguf_matches_transformers_on_a_prompt_longer_than_the_window_encoded_in_c
     let g = Golden::open(GOLDEN);
     // Chunks of 5 rows: sliding layers must carry the window across chunk boundaries.
     run_case(&file, &g, "long", 1, 5);
+}
+
+#[test]
+fn tiny_gemma_vocab_f32_gguf_matches_transformers_with_the_real_vocabulary() {
+    let file = GgufFile::open(fixture("tests/fixtures/generated/tiny-gemma-vocab-f32.gguf")).unwrap();
+    let g = Golden::open(GOLDEN_TGV);
+    run_case(&file, &g, "long", 2, 64);
 }
