@@ -21,6 +21,8 @@ enum Command {
     Run(cmd::run::Args),
     /// One denoiser forward: write the canvas logits to a safetensors file.
     Logits(cmd::logits::Args),
+    /// Throughput table: prefill tok/s, denoise ms/step, end-to-end tok/s, peak RSS.
+    Bench(cmd::bench::Args),
     /// Convert an HF DiffusionGemma checkpoint to GGUF (or --estimate sizes from a config).
     Convert(cmd::convert::Args),
     /// Requantize a BF16/F16/F32 GGUF like llama-quantize.
@@ -41,6 +43,7 @@ fn main() {
         Command::Info(args) => cmd::info::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Logits(args) => cmd::logits::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
         Command::Convert(args) => cmd::convert::run(args),
         Command::Quantize(args) => cmd::quantize::run(args),
         Command::Tokenize(args) => cmd::tokenize::run(args),

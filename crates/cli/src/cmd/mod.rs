@@ -1,5 +1,6 @@
 //! Subcommands, one module each.
 
+pub mod bench;
 pub mod convert;
 pub mod devices;
 pub mod info;

@@ -1,0 +1,140 @@
+//! `dgemma bench -m MODEL.gguf`: llama-bench-like throughput table — prefill tok/s, denoiser
+//! ms/step at the model's canvas length with a fixed number of steps, end-to-end tok/s of one
+//! canvas, peak RSS — over `-r` repetitions, as a table or `-o json`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use dgemma_backend::Backend;
+use dgemma_model::{KvCache, Model, Scratch, Session};
+use dgemma_sampler::{generate, GenerateConfig, LlamaRng, SamplerParams};
+use serde_json::json;
+
+use super::run::{open_backend, open_model_file};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model file (GGUF, arch diffusion-gemma).
+    #[arg(short = 'm', long)]
+    pub model: PathBuf,
+    /// Prompt tokens for the prefill test (ppN).
+    #[arg(short = 'p', long, default_value_t = 512)]
+    pub n_prompt: usize,
+    /// Denoising steps per canvas in the denoise and end-to-end tests (no early stop).
+    #[arg(long, default_value_t = 8)]
+    pub steps: u32,
+    /// Repetitions of each test.
+    #[arg(short = 'r', long, default_value_t = 3)]
+    pub repetitions: usize,
+    /// Worker threads (0 = all cores).
+    #[arg(short = 't', long, default_value_t = 0)]
+    pub threads: usize,
+    /// Compute backend.
+    #[arg(long, default_value = "cpu")]
+    pub backend: String,
+    /// Prompt rows encoded per chunk.
+    #[arg(short = 'b', long, default_value_t = 512)]
+    pub batch: usize,
+    /// Output format: `table` or `json`.
+    #[arg(short = 'o', long, default_value = "table")]
+    pub output: String,
+}
+
+/// Deterministic token ids in `[3, vocab)` (skips pad/eos/bos so nothing is special).
+fn tokens(n: usize, vocab: usize, seed: u64) -> Vec<u32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            3 + ((s >> 33) % (vocab.saturating_sub(3).max(1)) as u64) as u32
+        })
+        .collect()
+}
+
+/// Peak resident set size of this process in MiB (Linux `VmHWM`), if known.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len().max(2) - 1) as f64;
+    (m, var.sqrt())
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if args.output != "table" && args.output != "json" {
+        bail!("unknown output format '{}' (table, json)", args.output);
+    }
+    if args.repetitions == 0 || args.steps == 0 || args.n_prompt == 0 {
+        bail!("-r, --steps and -p must be > 0");
+    }
+    let backend = open_backend(&args.backend, args.threads)?;
+    let file = open_model_file(&args.model)?;
+    let model = Model::load(&file, &backend)?;
+    let cfg = &model.cfg;
+    let (c, v) = (cfg.canvas, cfg.vocab);
+    let ctx = args.n_prompt + c;
+    if ctx > cfg.context_length {
+        bail!("-p {} + canvas {c} exceeds the model's context of {}", args.n_prompt, cfg.context_length);
+    }
+    let prompt = tokens(args.n_prompt, v, 1);
+    let canvas = tokens(c, v, 2);
+    let (mut pp, mut step_ms, mut e2e) = (Vec::new(), Vec::new(), Vec::new());
+    let mut logits = vec![0f32; c * v];
+    let mut z = vec![0f32; c * v];
+    for rep in 0..args.repetitions {
+        // Prefill.
+        let mut cache = KvCache::new(&backend, cfg, ctx);
+        let mut s = Scratch::new(&backend, cfg, args.batch, true);
+        let t0 = Instant::now();
+        model.encode(&prompt, &mut cache, &mut s, None)?;
+        pp.push(args.n_prompt as f64 / t0.elapsed().as_secs_f64());
+        // Denoiser steps, self-conditioning on from the second step as in generation.
+        let t0 = Instant::now();
+        for step in 0..args.steps {
+            model.denoise(&canvas, &cache, (step > 0).then_some(z.as_slice()), &mut s, &mut logits, None)?;
+            std::mem::swap(&mut z, &mut logits);
+        }
+        step_ms.push(t0.elapsed().as_secs_f64() * 1e3 / args.steps as f64);
+        // End to end: one canvas after the prompt, fixed steps (a confidence bound nothing meets).
+        let mut session = Session::new(&model, ctx, args.batch);
+        session.prefill(&prompt)?;
+        let params = SamplerParams { max_new_tokens: c, max_steps: args.steps, confidence_threshold: 1e-30, ..SamplerParams::default() };
+        let gen_cfg = GenerateConfig { vocab: v, canvas_length: c, end_of_generation: vec![], pad_id: 0, repetition_cut: false };
+        let t0 = Instant::now();
+        let g = generate(&mut session, &params, &gen_cfg, &mut LlamaRng::new(rep as u32), |_| {}, |_| {})?;
+        e2e.push(g.canvas_tokens as f64 / t0.elapsed().as_secs_f64());
+    }
+    let rss = peak_rss_mib();
+    let name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let size_mib = std::fs::metadata(&args.model).map(|m| m.len() as f64 / (1 << 20) as f64).unwrap_or(0.0);
+    let threads = backend.threads();
+    let rows = [
+        (format!("pp{}", args.n_prompt), "tok/s", mean_sd(&pp)),
+        (format!("denoise C={c} (x{})", args.steps), "ms/step", mean_sd(&step_ms)),
+        (format!("e2e n={c} steps={}", args.steps), "tok/s", mean_sd(&e2e)),
+    ];
+    if args.output == "json" {
+        let tests: Vec<_> = rows.iter().map(|(t, u, (m, sd))| json!({"test": t, "unit": u, "mean": m, "stddev": sd})).collect();
+        let doc = json!({
+            "model": name, "size_mib": size_mib, "backend": backend.name(), "threads": threads,
+            "repetitions": args.repetitions, "canvas": c, "vocab": v, "tests": tests, "peak_rss_mib": rss,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!("| model | size | backend | threads | test | result |");
+        println!("|---|---:|---|---:|---|---:|");
+        for (t, u, (m, sd)) in &rows {
+            println!("| {name} | {size_mib:.1} MiB | {} | {threads} | {t} | {m:.2} ± {sd:.2} {u} |", backend.name());
+        }
+        if let Some(r) = rss {
+            println!("\npeak RSS {r:.0} MiB");
+        }
+    }
+    Ok(())
+}
