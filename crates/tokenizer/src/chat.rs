@@ -1,10 +1,11 @@
 //! The checkpoint's Jinja chat template (`tokenizer.chat_template`), rendered like
-//! transformers' `apply_chat_template`: jinja2 with `trim_blocks` and `lstrip_blocks`, Python
-//! string methods available, `raise_exception` defined.
+//! transformers' `apply_chat_template`: jinja2 with `trim_blocks` and `lstrip_blocks`, loop
+//! controls, Python string methods available, and transformers' `raise_exception`,
+//! `strftime_now` and `tojson`.
 
 use std::collections::BTreeMap;
 
-use minijinja::{Environment, Error, ErrorKind, Value};
+use minijinja::{Environment, Value};
 
 use crate::error::TokenizerError;
 
@@ -49,16 +50,14 @@ pub struct ChatTemplate {
     source: String,
 }
 
-fn raise_exception(message: String) -> Result<Value, Error> {
-    Err(Error::new(ErrorKind::InvalidOperation, message))
-}
-
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-    env.add_function("raise_exception", raise_exception);
+    env.add_function("raise_exception", crate::template_fns::raise_exception);
+    env.add_function("strftime_now", crate::template_fns::strftime_now);
+    env.add_filter("tojson", crate::template_fns::tojson);
     env
 }
 
@@ -120,6 +119,21 @@ mod tests {
         let tokens = TemplateTokens { bos_token: Some("<bos>".into()), ..Default::default() };
         let s = t.render(&[ChatMessage::user("  hi ")], true, &tokens).unwrap();
         assert_eq!(s, "<bos>U:hi\nA:");
+    }
+
+    #[test]
+    fn tojson_writes_what_python_json_dumps_writes() {
+        let t = ChatTemplate::new(
+            "{{ {'name': 'f', 'args': [1, 2.5, 3.0, true, none], 'q': 'a\"<b>é'} | tojson }}|{{ [1, {'a': 2}] | tojson(indent=2) }}",
+        )
+        .unwrap();
+        let s = t.render(&[], false, &TemplateTokens::default()).unwrap();
+        assert_eq!(
+            s,
+            "{\"name\": \"f\", \"args\": [1, 2.5, 3.0, true, null], \"q\": \"a\\\"<b>é\"}|[\n  1,\n  {\n    \"a\": 2\n  }\n]"
+        );
+        let t = ChatTemplate::new("{% for i in [1, 2, 3] %}{% if i == 2 %}{% break %}{% endif %}{{ i }}{% endfor %}{{ strftime_now('%Y') | length }}").unwrap();
+        assert_eq!(t.render(&[], false, &TemplateTokens::default()).unwrap(), "14");
     }
 
     #[test]

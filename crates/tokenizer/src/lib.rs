@@ -11,6 +11,7 @@ mod error;
 mod gemma;
 mod metadata;
 mod special;
+mod template_fns;
 mod token_type;
 
 pub use chat::{ChatMessage, ChatTemplate, TemplateTokens};
