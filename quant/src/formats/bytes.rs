@@ -30,3 +30,15 @@ pub(crate) fn nearest_int(v: f32) -> i32 {
     let bits = (v + 12582912.0f32).to_bits() as i32;
     (bits & 0x007f_ffff) - 0x0040_0000
 }
+
+/// C's `(int8_t)` / `(uint8_t)` conversion of a float as x86-64 compilers emit it: truncate to
+/// a 32-bit integer (`cvttss2si`; NaN and out-of-range give `i32::MIN`) and keep the low byte.
+///
+/// In range this is plain truncation. The out-of-range results only occur in degenerate legacy
+/// blocks (a scale so small that `1/d` overflows), where C's behaviour is formally undefined;
+/// following the x86 result keeps those blocks byte-identical to llama.cpp builds too.
+#[inline(always)]
+pub(crate) fn c_float_to_byte(v: f32) -> u8 {
+    let t = if v.abs() < 2_147_483_648.0 { v as i32 } else { i32::MIN };
+    t as u8
+}

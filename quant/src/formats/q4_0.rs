@@ -1,7 +1,7 @@
 //! Q4_0: 32 elements, f16 scale `d` (bytes 0-1), 16 bytes of nibbles (element j in the low
 //! nibble of byte j, element j + 16 in the high nibble); `x = d * (q - 8)`.
 
-use super::bytes::{get_f16, put_f16};
+use super::bytes::{c_float_to_byte, get_f16, put_f16};
 
 pub(crate) const QK: usize = 32;
 pub(crate) const BYTES: usize = 18;
@@ -27,9 +27,9 @@ pub(crate) fn quantize(src: &[f32], dst: &mut [u8]) {
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         put_f16(y, 0, d);
         for j in 0..QK / 2 {
-            // `as i8` truncates toward zero like C's (int8_t) cast; the argument is >= 0.5.
-            let q0 = ((x[j] * id + 8.5) as i8).min(15) as u8;
-            let q1 = ((x[j + QK / 2] * id + 8.5) as i8).min(15) as u8;
+            // C: MIN(15, (int8_t)(x*id + 8.5f)); the argument is >= 0.5 unless 1/d overflowed.
+            let q0 = (c_float_to_byte(x[j] * id + 8.5) as i8).min(15) as u8;
+            let q1 = (c_float_to_byte(x[j + QK / 2] * id + 8.5) as i8).min(15) as u8;
             y[2 + j] = q0 | (q1 << 4);
         }
     }

@@ -1,7 +1,7 @@
 //! Q4_1: 32 elements, f16 scale `d`, f16 minimum `m`, 16 bytes of nibbles (placement as
 //! Q4_0); `x = d * q + m`.
 
-use super::bytes::{get_f16, put_f16};
+use super::bytes::{c_float_to_byte, get_f16, put_f16};
 
 pub(crate) const QK: usize = 32;
 pub(crate) const BYTES: usize = 20;
@@ -30,8 +30,8 @@ pub(crate) fn quantize(src: &[f32], dst: &mut [u8]) {
         put_f16(y, 0, d);
         put_f16(y, 2, min);
         for j in 0..QK / 2 {
-            let q0 = (((x[j] - min) * id + 0.5) as i8).min(15) as u8;
-            let q1 = (((x[j + QK / 2] - min) * id + 0.5) as i8).min(15) as u8;
+            let q0 = (c_float_to_byte((x[j] - min) * id + 0.5) as i8).min(15) as u8;
+            let q1 = (c_float_to_byte((x[j + QK / 2] - min) * id + 0.5) as i8).min(15) as u8;
             y[4 + j] = q0 | (q1 << 4);
         }
     }

@@ -1,7 +1,7 @@
 //! Q5_0: 32 elements, f16 scale `d`, `qh` (4 bytes, little-endian u32: bit j is the fifth bit
 //! of element j), 16 bytes of low nibbles (placement as Q4_0); `x = d * (q - 16)`.
 
-use super::bytes::{get_f16, put_f16};
+use super::bytes::{c_float_to_byte, get_f16, put_f16};
 use super::q4_0::signed_absmax;
 
 pub(crate) const QK: usize = 32;
@@ -15,8 +15,8 @@ pub(crate) fn quantize(src: &[f32], dst: &mut [u8]) {
         put_f16(y, 0, d);
         let mut qh = 0u32;
         for j in 0..QK / 2 {
-            let q0 = ((x[j] * id + 16.5) as i8).min(31) as u8;
-            let q1 = ((x[j + QK / 2] * id + 16.5) as i8).min(31) as u8;
+            let q0 = (c_float_to_byte(x[j] * id + 16.5) as i8).min(31) as u8;
+            let q1 = (c_float_to_byte(x[j + QK / 2] * id + 16.5) as i8).min(31) as u8;
             y[6 + j] = (q0 & 15) | ((q1 & 15) << 4);
             qh |= ((q0 as u32 & 0x10) >> 4) << j;
             qh |= ((q1 as u32 & 0x10) >> 4) << (j + QK / 2);

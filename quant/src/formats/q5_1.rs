@@ -1,7 +1,7 @@
 //! Q5_1: 32 elements, f16 scale `d`, f16 minimum `m`, `qh` (fifth bits as Q5_0), 16 bytes of
 //! low nibbles; `x = d * q + m`.
 
-use super::bytes::{get_f16, put_f16};
+use super::bytes::{c_float_to_byte, get_f16, put_f16};
 use super::q4_1::min_max;
 
 pub(crate) const QK: usize = 32;
@@ -18,8 +18,8 @@ pub(crate) fn quantize(src: &[f32], dst: &mut [u8]) {
         put_f16(y, 2, min);
         let mut qh = 0u32;
         for j in 0..QK / 2 {
-            let q0 = ((x[j] - min) * id + 0.5) as u8;
-            let q1 = ((x[j + QK / 2] - min) * id + 0.5) as u8;
+            let q0 = c_float_to_byte((x[j] - min) * id + 0.5);
+            let q1 = c_float_to_byte((x[j + QK / 2] - min) * id + 0.5);
             y[8 + j] = (q0 & 15) | ((q1 & 15) << 4);
             qh |= ((q0 as u32 & 0x10) >> 4) << j;
             qh |= ((q1 as u32 & 0x10) >> 4) << (j + QK / 2);

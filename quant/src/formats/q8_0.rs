@@ -1,6 +1,6 @@
 //! Q8_0: 32 elements, f16 scale `d` (bytes 0-1) and 32 signed bytes; `x = d * q`.
 
-use super::bytes::{get_f16, put_f16};
+use super::bytes::{c_float_to_byte, get_f16, put_f16};
 
 pub(crate) const QK: usize = 32;
 pub(crate) const BYTES: usize = 34;
@@ -14,18 +14,29 @@ pub(crate) fn quantize(src: &[f32], dst: &mut [u8]) {
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         put_f16(y, 0, d);
         for (q, v) in y[2..].iter_mut().zip(x) {
-            *q = round_half_away(v * id) as i8 as u8;
+            *q = roundf_to_byte(v * id);
         }
     }
 }
 
-/// C `roundf` for |v| < 2^23 (here |v| <= 127): `f32::round` is a libm call on baseline x86-64,
-/// this is a truncating convert plus an exact fraction test, and gives the same integer.
+/// C `roundf` for |v| < 2^31: `f32::round` is a libm call on baseline x86-64; this is a
+/// truncating convert plus an exact fraction test, and gives the same integer.
 #[inline(always)]
 fn round_half_away(v: f32) -> i32 {
     let t = v as i32;
-    let frac = v - t as f32; // exact: v and its integer part share the exponent range
+    let frac = v - t as f32; // exact: subtracting the integer part of a float loses nothing
     t + (frac >= 0.5) as i32 - (frac <= -0.5) as i32
+}
+
+/// `(int8_t)roundf(v)` as ggml's Q8_0 stores it (see [`c_float_to_byte`] for NaN/overflow,
+/// which only a block whose `1/d` overflows produces).
+#[inline(always)]
+fn roundf_to_byte(v: f32) -> u8 {
+    if v.abs() < 2_147_483_648.0 {
+        round_half_away(v) as u8
+    } else {
+        c_float_to_byte(v)
+    }
 }
 
 /// ggml `dequantize_row_q8_0`.
