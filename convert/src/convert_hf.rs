@@ -112,6 +112,9 @@ pub fn convert(opts: &ConvertOptions) -> Result<Summary> {
             check_finite: check,
         };
         write_tensor(&mut w, &job, |b| progress.add(b))?;
+        if let Feed::Checkpoint(si) = &t.feed {
+            ckpt.release(&ckpt.tensors[*si]);
+        }
     }
     progress.finish();
     let bytes = w.finish()?;

@@ -162,6 +162,12 @@ impl GgufInput {
         &self.map[start..start + self.tensors[i].nbytes().unwrap_or(0) as usize]
     }
 
+    /// Drops tensor `i`'s pages from the resident set once it has been consumed.
+    pub fn release(&self, i: usize) {
+        let start = (self.data_start + self.offsets[i]) as usize;
+        crate::source::release_range(&self.map, start, start + self.tensors[i].nbytes().unwrap_or(0) as usize);
+    }
+
     /// A UINT32 (or INT32) metadata value.
     pub fn u32(&self, key: &str) -> Option<u32> {
         match self.metadata.get(key)? {

@@ -84,6 +84,7 @@ pub fn quantize_gguf(opts: &QuantizeOptions) -> Result<Summary> {
             check_finite: false,
         };
         write_tensor(&mut w, &job, |b| progress.add(b))?;
+        input.release(i);
     }
     progress.finish();
     let bytes = w.finish()?;

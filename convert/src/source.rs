@@ -115,6 +115,15 @@ impl Checkpoint {
         Ok(Checkpoint { shards, tensors })
     }
 
+    /// Drops the pages of a tensor already converted from this process's resident set, so peak
+    /// RSS stays near one tensor instead of growing to the checkpoint size (the pages stay in the
+    /// OS cache). Best effort: failure only costs memory.
+    pub fn release(&self, t: &SourceTensor) {
+        if t.unsupported_dtype.is_none() {
+            release_range(&self.shards[t.shard].1, t.start, t.end);
+        }
+    }
+
     /// Raw little-endian bytes of a tensor; errors for a dtype the converter cannot read.
     pub fn bytes(&self, t: &SourceTensor) -> Result<&[u8]> {
         if let Some(d) = &t.unsupported_dtype {
@@ -143,4 +152,22 @@ pub fn to_f32(dtype: SourceDtype, bytes: &[u8], out: &mut [f32]) {
             }
         }
     }
+}
+
+/// `MADV_DONTNEED` over the whole pages inside `[start, end)` of a read-only map.
+pub(crate) fn release_range(map: &Mmap, start: usize, end: usize) {
+    #[cfg(unix)]
+    {
+        const PAGE: usize = 4096;
+        let first = start.div_ceil(PAGE) * PAGE;
+        let last = end / PAGE * PAGE;
+        if last > first {
+            // SAFETY: the map is read-only and file-backed; dropping its pages loses nothing
+            // (they are re-read from the file if touched again) and no reference into the range
+            // is used after this call by the converter.
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, first, last - first) };
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (map, start, end);
 }
