@@ -261,6 +261,10 @@ fn zero_rows_or_tokens_are_fine() {
     let mut y: Vec<f32> = vec![];
     matvec(GgmlType::Q8_0, &[], 0, 64, &[0.0; 64], &mut y).unwrap();
     matmul(GgmlType::Q8_0, &[0u8; 68], 1, 64, &[], 0, &mut y).unwrap();
+    // Zero-width rows: every output is an empty sum.
+    let mut y = vec![f32::NAN; 6];
+    matmul(GgmlType::Q4_K, &[], 3, 0, &[], 2, &mut y).unwrap();
+    assert_eq!(y, vec![0.0; 6]);
 }
 
 /// Weights made by the crate's own reference quantizer from smooth data (not random bits):

@@ -14,6 +14,19 @@
 //! The activation rounding is the only approximation: `|result - exact| <= sum over activation
 //! blocks of (amax(block) / 254) * sum(|w_j|)`, plus f32 rounding of the accumulation.
 //!
+//! Entry points (all overwrite `y`, never accumulate; all return [`KernelError`] on bad sizes):
+//!
+//! * [`matvec`]: `y[r] = dot(W[r], x)` for one activation row.
+//! * [`matmul`]: `y[t * rows + r] = dot(W[r], x[t])` for `n` rows (the 256-token canvas).
+//! * [`Activations::quantize`] + [`matmul_prepared`]: quantize a batch once, multiply it with
+//!   several matrices of the same type family and width.
+//! * [`matmul_gather`]: the MoE step, prepared batch x a token subset x one expert's rows
+//!   (an expert's rows are a contiguous byte range of the 3-D tensor).
+//! * [`dot_row`]: a single row.
+//!
+//! Each has an `*_on(isa, ..)` twin that forces an instruction set ([`Isa::Scalar`] for the
+//! reference kernels).
+//!
 //! Every function runs on the calling thread's rayon pool (use `pool.install(|| matvec(..))`
 //! to pick one); nothing here owns threads or global state besides the cached CPU-feature
 //! probe in [`Isa::detected`].

@@ -3,7 +3,7 @@
 //! Same results as [`super::scalar`] up to f32 summation order. Integer work uses
 //! `maddubs` (u8 x i8 -> i16 pairs), which saturates only above 32767: the unsigned weight
 //! values are at most 63 and activations at most 127 in magnitude, so a pair is at most
-//! 2 * 63 * 127 = 16002, and the signed Q8_0/Q4_0/Q5_0 paths move the sign onto the activation
+//! 2 * 63 * 127 = 16002, and the signed Q8_0 path moves the sign onto the activation
 //! (|w| <= 128, 2 * 128 * 127 = 32512).
 //!
 //! Each format has a one-row kernel (`dot_*`, matvec) and a four-row one (`dot4_*`, matmul)
@@ -153,16 +153,17 @@ macro_rules! q8_kernels {
 }
 
 q8_kernels!(dot_q8_0, dot4_q8_0, 34, true, "Q8_0 weights.", |b: *const u8| (load256(b.add(2)), 0.0));
-q8_kernels!(dot_q4_0, dot4_q4_0, 18, true, "Q4_0 weights.", |b: *const u8| {
-    (_mm256_sub_epi8(nibbles32(b.add(2)), _mm256_set1_epi8(8)), 0.0)
+// Q4_0 and Q5_0 run on the unsigned codes with the offset folded into the activation sum
+// (`d·(q - 8)·a = d·q·a - 8d·a`): no per-token sign fix-up, as for Q4_1 / Q5_1.
+q8_kernels!(dot_q4_0, dot4_q4_0, 18, false, "Q4_0 weights.", |b: *const u8| {
+    (nibbles32(b.add(2)), -8.0 * load_f16(b))
 });
 q8_kernels!(dot_q4_1, dot4_q4_1, 20, false, "Q4_1 weights.", |b: *const u8| {
     (nibbles32(b.add(4)), load_f16(b.add(2)))
 });
-// `q - 16` is the nibble where the fifth bit is set, else the nibble with 0xF0 or-ed in.
-q8_kernels!(dot_q5_0, dot4_q5_0, 22, true, "Q5_0 weights.", |b: *const u8| {
+q8_kernels!(dot_q5_0, dot4_q5_0, 22, false, "Q5_0 weights.", |b: *const u8| {
     let high = bit_mask32((b.add(2) as *const u32).read_unaligned());
-    (_mm256_or_si256(nibbles32(b.add(6)), _mm256_andnot_si256(high, _mm256_set1_epi8(0xF0u8 as i8))), 0.0)
+    (_mm256_or_si256(nibbles32(b.add(6)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))), -16.0 * load_f16(b))
 });
 q8_kernels!(dot_q5_1, dot4_q5_1, 24, false, "Q5_1 weights.", |b: *const u8| {
     let high = bit_mask32((b.add(4) as *const u32).read_unaligned());
