@@ -60,10 +60,30 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn mean_sd(v: &[f64]) -> (f64, f64) {
-    let m = v.iter().sum::<f64>() / v.len() as f64;
-    let var = v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len().max(2) - 1) as f64;
-    (m, var.sqrt())
+/// Minimum and median of the repetitions (both robust to other processes stealing the cores).
+fn min_median(v: &[f64]) -> (f64, f64) {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    let median = if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 };
+    (s[0], median)
+}
+
+/// For rates (higher is better) the best repetition is the maximum; for times, the minimum.
+struct Row {
+    test: String,
+    unit: &'static str,
+    higher_is_better: bool,
+    samples: Vec<f64>,
+}
+
+impl Row {
+    /// (best, median) of the samples.
+    fn best_median(&self) -> (f64, f64) {
+        let (lo, med) = min_median(&self.samples);
+        let hi = self.samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (if self.higher_is_better { hi } else { lo }, med)
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -84,7 +104,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let prompt = tokens(args.n_prompt, v, 1);
     let canvas = tokens(c, v, 2);
-    let (mut pp, mut step_ms, mut e2e) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut pp, mut step_ms, mut e2e, mut tpf) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut logits = vec![0f32; c * v];
     let mut z = vec![0f32; c * v];
     for rep in 0..args.repetitions {
@@ -109,31 +129,46 @@ pub fn run(args: Args) -> Result<()> {
         let t0 = Instant::now();
         let g = generate(&mut session, &params, &gen_cfg, &mut LlamaRng::new(rep as u32), |_| {}, |_| {})?;
         e2e.push(g.canvas_tokens as f64 / t0.elapsed().as_secs_f64());
+        tpf.push(g.tokens_per_forward);
     }
     let rss = peak_rss_mib();
     let name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let size_mib = std::fs::metadata(&args.model).map(|m| m.len() as f64 / (1 << 20) as f64).unwrap_or(0.0);
     let threads = backend.threads();
     let rows = [
-        (format!("pp{}", args.n_prompt), "tok/s", mean_sd(&pp)),
-        (format!("denoise C={c} (x{})", args.steps), "ms/step", mean_sd(&step_ms)),
-        (format!("e2e n={c} steps={}", args.steps), "tok/s", mean_sd(&e2e)),
+        Row { test: format!("pp{}", args.n_prompt), unit: "tok/s", higher_is_better: true, samples: pp },
+        Row { test: format!("denoise C={c} x{}", args.steps), unit: "ms/step", higher_is_better: false, samples: step_ms },
+        Row { test: format!("e2e n={c} steps={}", args.steps), unit: "tok/s", higher_is_better: true, samples: e2e },
+        Row { test: format!("e2e n={c} steps={}", args.steps), unit: "tok/forward", higher_is_better: true, samples: tpf },
     ];
     if args.output == "json" {
-        let tests: Vec<_> = rows.iter().map(|(t, u, (m, sd))| json!({"test": t, "unit": u, "mean": m, "stddev": sd})).collect();
+        let tests: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let (best, median) = r.best_median();
+                json!({"test": r.test, "unit": r.unit, "best": best, "median": median, "samples": r.samples})
+            })
+            .collect();
         let doc = json!({
             "model": name, "size_mib": size_mib, "backend": backend.name(), "threads": threads,
-            "repetitions": args.repetitions, "canvas": c, "vocab": v, "tests": tests, "peak_rss_mib": rss,
+            "repetitions": args.repetitions, "steps": args.steps, "n_prompt": args.n_prompt,
+            "canvas": c, "vocab": v, "tests": tests, "peak_rss_mib": rss,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        println!("| model | size | backend | threads | test | result |");
-        println!("|---|---:|---|---:|---|---:|");
-        for (t, u, (m, sd)) in &rows {
-            println!("| {name} | {size_mib:.1} MiB | {} | {threads} | {t} | {m:.2} ± {sd:.2} {u} |", backend.name());
+        println!("| model | size | backend | threads | test | best | median |");
+        println!("|---|---:|---|---:|---|---:|---:|");
+        for r in &rows {
+            let (best, median) = r.best_median();
+            println!(
+                "| {name} | {size_mib:.1} MiB | {} | {threads} | {} | {best:.2} {u} | {median:.2} {u} |",
+                backend.name(),
+                r.test,
+                u = r.unit
+            );
         }
         if let Some(r) = rss {
-            println!("\npeak RSS {r:.0} MiB");
+            println!("\npeak RSS {r:.0} MiB (VmHWM)");
         }
     }
     Ok(())
