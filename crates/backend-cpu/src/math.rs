@@ -27,14 +27,18 @@ unsafe fn dot_fma(a: &[f32], b: &[f32]) -> f32 {
     dot_body::<true>(a, b)
 }
 
+/// Lanes of independent accumulators: four 8-wide vectors, so consecutive FMAs do not wait on
+/// each other's latency.
+const LANES: usize = 32;
+
 #[inline(always)]
 fn dot_body<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
+    let mut acc = [0f32; LANES];
+    let ca = a.chunks_exact(LANES);
+    let cb = b.chunks_exact(LANES);
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
+        for i in 0..LANES {
             acc[i] = if FMA { x[i].mul_add(y[i], acc[i]) } else { x[i] * y[i] + acc[i] };
         }
     }
@@ -42,7 +46,15 @@ fn dot_body<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
     for (x, y) in ra.iter().zip(rb) {
         tail += x * y;
     }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+    // Fixed pairwise reduction of the lanes.
+    let mut w = LANES;
+    while w > 1 {
+        w /= 2;
+        for i in 0..w {
+            acc[i] += acc[i + w];
+        }
+    }
+    acc[0] + tail
 }
 
 /// `y += a · x`.

@@ -14,6 +14,14 @@ use crate::weight::{decode, is_float, CpuWeight};
 /// Weight rows decoded per task.
 const TILE: usize = 16;
 
+/// The weight as `&[f32]` when it is F32 and 4-byte aligned (always, for GGUF data in a mapping).
+fn f32_view<'a>(w: &CpuWeight<'a>) -> Option<&'a [f32]> {
+    if w.ty != dgemma_quant::GgmlType::F32 || cfg!(target_endian = "big") {
+        return None;
+    }
+    bytemuck::try_cast_slice(w.data).ok()
+}
+
 /// `y = x Wᵀ` through the quant crate's kernels (block types), reusing `acts`.
 pub(crate) fn matmul_quant(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32], acts: &mut Activations) {
     let (rows, cols) = (w.shape.rows, w.shape.cols);
@@ -51,6 +59,20 @@ pub(crate) fn matmul(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32], acts
         return matmul_quant(w, x, n, y, acts);
     }
     let out = SyncPtr(y.as_mut_ptr());
+    // F32 weights in an aligned mapping are used in place (no decode copy).
+    if let Some(wf) = f32_view(w) {
+        (0..rows.div_ceil(TILE)).into_par_iter().for_each(|ti| {
+            let o0 = ti * TILE;
+            for r in 0..n {
+                let xr = &x[r * cols..(r + 1) * cols];
+                for o in o0..(o0 + TILE).min(rows) {
+                    // SAFETY: as below; tile `ti` alone writes output columns o0..o0+TILE.
+                    unsafe { out.write(r * rows + o, dot(xr, &wf[o * cols..(o + 1) * cols])) };
+                }
+            }
+        });
+        return;
+    }
     (0..rows.div_ceil(TILE)).into_par_iter().for_each_init(
         || vec![0f32; TILE * cols],
         |tile, ti| {
