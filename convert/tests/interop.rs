@@ -6,9 +6,8 @@
 //! reader (dgemma-gguf) here and by gguf-py's GGUFReader in the generator (its report,
 //! `NAME.check.json`, is asserted on).
 //!
-//! Every byte is asserted: tensor data of every type (K-quants included: dgemma-quant matches
-//! the FMA-contracted native build that produced the reference, see docs/interop.md), all types,
-//! all non-`general.*` metadata records and their order.
+//! Every byte is asserted: tensor data of every type (K-quants included, see docs/interop.md),
+//! all types, all non-`general.*` metadata records and their order.
 
 mod common;
 
