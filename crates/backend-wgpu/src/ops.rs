@@ -30,6 +30,7 @@ pub(crate) fn softcap(rec: &mut Recorder<'_>, x: &WgpuBuffer, cap: f32, n: usize
     elementwise(rec, Kernel::Softcap, x, None, n, cap);
 }
 
+#[allow(clippy::too_many_arguments)]
 /// `weight: None` binds a one-element dummy (a buffer cannot be bound read-only and read-write
 /// in one dispatch).
 pub(crate) fn rms_norm(
