@@ -126,3 +126,20 @@ fn quant_error_ranks_q8_0_above_q4_k() {
         assert!(roles.contains(&want), "{roles:?}");
     }
 }
+
+#[test]
+fn quant_error_from_hf_dir_matches_the_f32_gguf_source() {
+    let (f32, q8) = (fixture("nano-f32.gguf"), fixture("nano-q8_0.gguf"));
+    let hf = repo().join("tests/fixtures/nano");
+    let a = dgemma(&["quant-error", &q8, "--source", &f32, "-o", "json"]);
+    let b = dgemma(&["quant-error", &q8, "--source", hf.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(a["tensors"], b["tensors"]);
+    assert_eq!(a["by_role"], b["by_role"]);
+    // A source with other shapes is an error naming the tensor, not a panic.
+    let other = repo().join("tests/fixtures/generated/interop/f32.gguf");
+    if other.exists() {
+        let out = Command::new(env!("CARGO_BIN_EXE_dgemma")).args(["quant-error", &q8, "--source", other.to_str().unwrap()]).output().unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("tensor `"), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
