@@ -142,7 +142,7 @@ pub fn summarize_by<K: Ord + Clone>(errors: &[TensorError], key: impl Fn(&Tensor
         .map(|k| {
             let members: Vec<&TensorError> = errors.iter().filter(|e| key(e) == *k).collect();
             let (se, ss, n) = members.iter().fold((0.0, 0.0, 0u64), |(a, b, c), e| (a + e.sum_sq_err, b + e.sum_sq_src, c + e.elements));
-            let worst = members.iter().filter(|e| e.snr_db.is_some()).min_by(|a, b| a.snr_db.partial_cmp(&b.snr_db).expect("finite"));
+            let worst = members.iter().filter(|e| e.snr_db.is_some()).min_by(|a, b| a.snr_db.unwrap_or(f64::INFINITY).total_cmp(&b.snr_db.unwrap_or(f64::INFINITY)));
             GroupSummary {
                 group: label(k),
                 tensors: members.len(),

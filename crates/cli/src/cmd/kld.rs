@@ -217,8 +217,12 @@ pub fn run(args: Args) -> Result<()> {
             if f.header.settings != settings {
                 bail!("{}: made with settings {} but this run has {}", p.display(), f.header.settings, settings);
             }
-            if f.header.sections.iter().map(|s| &s.name).ne(names.iter()) {
-                bail!("{}: sections {:?}, expected {names:?}", p.display(), f.header.sections);
+            // Row counts follow from the settings; checked so a hand-edited file cannot index past its rows.
+            let enc_rows: usize = probes.chunks.iter().map(|c| c.len() - 1).sum();
+            let canvas_rows = probes.canvases.iter().map(|(c, _)| c.original.len()).sum::<usize>();
+            let want: Vec<(&String, usize)> = names.iter().enumerate().map(|(i, n)| (n, if i == 0 { enc_rows } else { canvas_rows })).collect();
+            if f.header.sections.iter().map(|s| (&s.name, s.rows)).ne(want.iter().copied()) {
+                bail!("{}: sections {:?}, expected {want:?}", p.display(), f.header.sections);
             }
             Some(f)
         }
