@@ -67,8 +67,12 @@ impl<'a, B: Backend> Model<'a, B> {
             let (n, pos0) = (chunk.len(), cache.next_pos());
             self.backend.get_rows(&self.weights.token_embd, chunk, (h as f32).sqrt(), &mut s.h);
             record(self.backend, &mut trace, 0, &s.h, n * h);
+            let last = self.cfg.n_layers() - 1;
             for l in 0..self.cfg.n_layers() {
-                self.layer_forward(l, Pass::Encode, n, pos0, cache, s);
+                // Only the K/V the encoder leaves behind are used (6): the last layer's attention
+                // output and feed-forward are dead work unless a trace wants the hidden states.
+                let kv_only = l == last && trace.is_none();
+                self.layer_forward(l, Pass::Encode, n, pos0, cache, s, kv_only);
                 cache.append(self.backend, l, &s.k, &s.v, n, pos0);
                 record(self.backend, &mut trace, l + 1, &s.h, n * h);
                 record_route(&mut trace, l, &s.route);
@@ -117,7 +121,7 @@ impl<'a, B: Backend> Model<'a, B> {
         self.backend.rms_norm(&mut s.h, c, h, None, self.cfg.eps); // canvas rows only
         record(self.backend, &mut trace, 0, &s.h, c * h);
         for l in 0..self.cfg.n_layers() {
-            self.layer_forward(l, Pass::Denoise, c, pos0, cache, s);
+            self.layer_forward(l, Pass::Denoise, c, pos0, cache, s, false);
             record(self.backend, &mut trace, l + 1, &s.h, c * h);
             record_route(&mut trace, l, &s.route);
         }
@@ -129,8 +133,10 @@ impl<'a, B: Backend> Model<'a, B> {
     }
 
     /// One transformer layer (5) on the `n` rows in `s.h`, at positions `pos0 ..`; leaves this
-    /// layer's new K/V in `s.k`/`s.v` for the encoder to append.
-    fn layer_forward(&self, l: usize, pass: Pass, n: usize, pos0: usize, cache: &KvCache<B>, s: &mut Scratch<B>) {
+    /// layer's new K/V in `s.k`/`s.v` for the encoder to append. With `kv_only` it stops there
+    /// (`s.h` is then left unchanged).
+    #[allow(clippy::too_many_arguments)]
+    fn layer_forward(&self, l: usize, pass: Pass, n: usize, pos0: usize, cache: &KvCache<B>, s: &mut Scratch<B>, kv_only: bool) {
         let (b, w, spec, eps) = (self.backend, &self.weights.layers[l], &self.cfg.layers[l], self.cfg.eps);
         let (h, d, nh, nkv) = (self.cfg.hidden, spec.head_dim, self.cfg.heads, spec.kv_heads);
         let rope = if spec.sliding { &self.weights.rope_sliding } else { &self.weights.rope_full };
@@ -149,6 +155,9 @@ impl<'a, B: Backend> Model<'a, B> {
         b.rms_norm(&mut s.v, n * nkv, d, None, eps);
         b.rms_norm(&mut s.k, n * nkv, d, Some(&w.attn_k_norm), eps);
         b.rope(&mut s.k, n, nkv, d, pos0, rope);
+        if kv_only {
+            return;
+        }
         let mask = match (pass, spec.sliding) {
             (Pass::Encode, true) => Mask::CausalWindow(self.cfg.window),
             (Pass::Encode, false) => Mask::Causal,
