@@ -162,3 +162,14 @@ fn logits_writes_canvas_by_vocab_f32_and_rejects_bad_ids() {
     let bad = dgemma(&["logits", "-m", nano().to_str().unwrap(), "--prompt-ids", "2,99999", "--canvas-ids", "5", "-o", o.to_str().unwrap()]);
     assert_clean_error(&bad, "99999");
 }
+
+#[test]
+fn quantized_models_generate_the_same_text_at_any_thread_count() {
+    for ty in ["bf16", "q8_0", "q4_k_m"] {
+        let p = repo().join(format!("tests/fixtures/generated/nano-{ty}.gguf"));
+        assert!(p.exists(), "missing fixture {}: run `bash tests/setup.sh`", p.display());
+        let a = run_text(&p, "1");
+        assert!(a.iter().any(|b| !b.is_ascii_whitespace()), "{ty}: no text generated");
+        assert_eq!(a, run_text(&p, "2"), "{ty}: 1 thread vs 2 threads");
+    }
+}
