@@ -139,7 +139,7 @@ fn prompt_longer_than_the_context_is_refused() {
 
 #[test]
 fn unknown_backend_lists_the_available_ones() {
-    assert_clean_error(&dgemma(&["run", "-m", nano().to_str().unwrap(), "-p", "hi", "--backend", "vulkan"]), "available: cpu");
+    assert_clean_error(&dgemma(&["run", "-m", nano().to_str().unwrap(), "-p", "hi", "--backend", "cuda"]), "available: auto, cpu, vulkan, metal");
 }
 
 #[test]

@@ -6,15 +6,38 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use dgemma_backend::Backend;
 use dgemma_backend_cpu::CpuBackend;
+use dgemma_backend_wgpu::{GpuApi, WgpuBackend, WgpuError, WgpuOptions};
 use dgemma_gguf::arch::keys;
 use dgemma_gguf::{GgufFile, Value};
 use dgemma_model::{Model, Session};
 use dgemma_sampler::{generate, GenerateConfig, LlamaRng, SamplerOverrides, SamplerParams, StepEvent};
 use dgemma_tokenizer::GemmaTokenizer;
 
-/// Backends this build can run on.
-pub const BACKENDS: &[&str] = &["cpu"];
+/// Backends `dgemma run` can use (`auto` = a hardware GPU if one is visible, else the CPU).
+pub const BACKENDS: &[&str] = &["auto", "cpu", "vulkan", "metal"];
+
+/// The compute backend asked for with `--backend`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BackendKind {
+    Auto,
+    Cpu,
+    Gpu(GpuApi),
+}
+
+impl BackendKind {
+    fn parse(name: &str) -> Result<Self> {
+        Ok(match name {
+            "auto" => Self::Auto,
+            "cpu" => Self::Cpu,
+            "vulkan" => Self::Gpu(GpuApi::Vulkan),
+            "metal" => Self::Gpu(GpuApi::Metal),
+            "cuda" => bail!("backend 'cuda' is not built into this binary (available: {})", BACKENDS.join(", ")),
+            other => bail!("unknown backend '{other}' (available: {})", BACKENDS.join(", ")),
+        })
+    }
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -60,9 +83,13 @@ pub struct Args {
     /// Worker threads (0 = all cores).
     #[arg(short = 't', long, default_value_t = 0)]
     pub threads: usize,
-    /// Compute backend.
+    /// Compute backend: auto, cpu, vulkan or metal (auto: a hardware GPU, else the CPU).
     #[arg(long, default_value = "cpu")]
     pub backend: String,
+    /// GPU adapter index (see `dgemma devices`); software adapters are used only when named here
+    /// or when a GPU API is asked for explicitly.
+    #[arg(long)]
+    pub device: Option<usize>,
     /// Prompt rows encoded per chunk.
     #[arg(short = 'b', long, default_value_t = 512)]
     pub batch: usize,
@@ -71,11 +98,25 @@ pub struct Args {
     pub show_canvas: bool,
 }
 
-/// The backend named on the command line, or an error listing the available ones.
+/// The CPU backend for subcommands that run only there, or an error naming the choice.
 pub fn open_backend(name: &str, threads: usize) -> Result<CpuBackend> {
     match name {
         "cpu" => Ok(CpuBackend::new(threads)?),
-        other => bail!("unknown backend '{other}' (available: {})", BACKENDS.join(", ")),
+        other => bail!("backend '{other}' is not available for this subcommand (available: cpu)"),
+    }
+}
+
+/// A wgpu device for `api`; `None` when `auto` finds no hardware GPU (the caller falls back to
+/// the CPU).
+fn open_gpu(api: GpuApi, device: Option<usize>, explicit: bool) -> Result<Option<WgpuBackend>> {
+    let options = WgpuOptions { api, adapter: device, allow_software: explicit || device.is_some(), ..Default::default() };
+    match WgpuBackend::new(&options) {
+        Ok(gpu) => {
+            eprintln!("gpu: {} ({:?}, {})", gpu.adapter().name, gpu.adapter().kind, gpu.adapter().backend);
+            Ok(Some(gpu))
+        }
+        Err(WgpuError::NoAdapter { .. }) if !explicit => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -108,7 +149,7 @@ fn gguf_overrides(file: &GgufFile) -> SamplerOverrides {
 
 pub fn run(args: Args) -> Result<()> {
     // Everything the user can get wrong is checked before any model work.
-    let backend = open_backend(&args.backend, args.threads)?;
+    let kind = BackendKind::parse(&args.backend)?;
     let text = match (&args.prompt, &args.file) {
         (Some(p), _) => p.clone(),
         (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("cannot read prompt file {}", f.display()))?,
@@ -128,8 +169,28 @@ pub fn run(args: Args) -> Result<()> {
     let tok = GemmaTokenizer::from_gguf(&file).context("tokenizer")?;
     let prompt = if args.chat { tok.chat_prompt(None, &text)? } else { tok.encode(&text, true, true)? };
 
+    let gpu = match kind {
+        BackendKind::Cpu => None,
+        BackendKind::Auto => open_gpu(GpuApi::Auto, args.device, false)?,
+        BackendKind::Gpu(api) => open_gpu(api, args.device, true)?,
+    };
+    match gpu {
+        Some(gpu) => generate_on(&gpu, &args, &file, &tok, &prompt, &params),
+        None => generate_on(&CpuBackend::new(args.threads)?, &args, &file, &tok, &prompt, &params),
+    }
+}
+
+/// Load the model on `backend`, encode the prompt, generate and stream the canvases.
+fn generate_on<B: Backend>(
+    backend: &B,
+    args: &Args,
+    file: &GgufFile,
+    tok: &GemmaTokenizer,
+    prompt: &[u32],
+    params: &SamplerParams,
+) -> Result<()> {
     let t_load = Instant::now();
-    let model = Model::load(&file, &backend)?;
+    let model = Model::load(file, backend)?;
     let load_s = t_load.elapsed().as_secs_f64();
     let cfg = &model.cfg;
     let blocks = params.max_new_tokens.div_ceil(cfg.canvas);
@@ -143,7 +204,7 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     let mut session = Session::new(&model, ctx, args.batch);
-    session.prefill(&prompt)?;
+    session.prefill(prompt)?;
 
     let gen_cfg = GenerateConfig {
         vocab: cfg.vocab,
@@ -154,14 +215,14 @@ pub fn run(args: Args) -> Result<()> {
     };
     let mut rng = LlamaRng::new(args.seed);
     let show = args.show_canvas && std::io::stderr().is_terminal();
-    let view = std::cell::RefCell::new(CanvasView::new(&tok, show));
+    let view = std::cell::RefCell::new(CanvasView::new(tok, show));
     let mut stdout = std::io::stdout().lock();
     let mut piece = Vec::new();
     let mut printed = 0usize;
     let mut out_err: Option<std::io::Error> = None;
     let gen = generate(
         &mut session,
-        &params,
+        params,
         &gen_cfg,
         &mut rng,
         |ev| view.borrow_mut().draw(ev),
@@ -188,16 +249,12 @@ pub fn run(args: Args) -> Result<()> {
     }
     writeln!(stdout)?;
     drop(stdout);
-    report(&session, &gen, load_s, backend_threads(&backend));
+    report(&session, &gen, load_s, backend.threads());
     Ok(())
 }
 
-fn backend_threads(b: &CpuBackend) -> usize {
-    dgemma_backend::Backend::threads(b)
-}
-
 /// Timing summary on stderr.
-fn report(session: &Session<'_, '_, CpuBackend>, gen: &dgemma_sampler::Generation, load_s: f64, threads: usize) {
+fn report<B: Backend>(session: &Session<'_, '_, B>, gen: &dgemma_sampler::Generation, load_s: f64, threads: usize) {
     let t = &session.times;
     let secs = |d: std::time::Duration| d.as_secs_f64();
     let per_s = |n: usize, d: f64| if d > 0.0 { n as f64 / d } else { 0.0 };
