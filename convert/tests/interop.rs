@@ -1,4 +1,5 @@
-//! Tensor-for-tensor interop with llama.cpp: dgemma's outputs for the interop checkpoint
+//! Tensor-for-tensor interop with llama.cpp (this file lives in convert/tests so that
+//! `cargo test --workspace` runs it; its gguf-py half is tests/interop/check_gguf.py): dgemma's outputs for the interop checkpoint
 //! (made by tests/fixtures/generate.d/40-interop.sh) against what llama.cpp's converter and
 //! llama-quantize wrote for the same checkpoint (../shared/interop/reference/gguf.json): tensor
 //! names and order, ggml types, `ne`, sha256 of the data, and every non-`general.*` metadata
