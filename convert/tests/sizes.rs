@@ -62,3 +62,44 @@ fn a_given_header_adds_only_tensor_bytes() {
     assert!(s(OutType::Q4_K_M) < s(OutType::Q5_K_M) && s(OutType::Q5_K_M) < s(OutType::Q6_K));
     assert!(s(OutType::Q6_K) < s(OutType::Q8_0) && s(OutType::Q8_0) < s(OutType::BF16) && s(OutType::BF16) < s(OutType::F32));
 }
+
+#[test]
+fn mixtures_of_the_26b_follow_the_spec_table() {
+    use dgemma_convert::names::expected_tensors;
+    use dgemma_convert::plan::file_types;
+    use dgemma_quant::GgmlType::*;
+    let p = ModelParams::from_file(&fixture("config-26b/config.json")).unwrap();
+    let shapes = expected_tensors(&p, p.vocab_size);
+    assert_eq!(shapes.len(), 692);
+    let types = |out| -> std::collections::HashMap<String, dgemma_quant::GgmlType> {
+        shapes.iter().map(|t| t.name.clone()).zip(file_types(out, &shapes, &p)).collect()
+    };
+    let q4km = types(OutType::Q4_K_M);
+    let attn_v_q6k = [0, 1, 2, 6, 9, 13, 16, 20, 24, 25, 26, 27, 28];
+    let down_q6k = [0, 1, 2, 5, 8, 11, 14, 17, 20, 23, 26, 27, 28, 29];
+    for l in 0..30 {
+        if let Some(&t) = q4km.get(&format!("blk.{l}.attn_v.weight")) {
+            assert_eq!(t, if attn_v_q6k.contains(&l) { Q6_K } else { Q4_K }, "attn_v {l}");
+        }
+        let down = if down_q6k.contains(&l) { Q8_0 } else { Q5_0 };
+        assert_eq!(q4km[&format!("blk.{l}.ffn_down_exps.weight")], down, "ffn_down_exps {l}");
+        assert_eq!(q4km[&format!("blk.{l}.ffn_down.weight")], down, "ffn_down {l}");
+        assert_eq!(q4km[&format!("blk.{l}.attn_k.weight")], Q4_K);
+        assert_eq!(q4km[&format!("blk.{l}.attn_output.weight")], Q4_K);
+        assert_eq!(q4km[&format!("blk.{l}.ffn_gate_up_exps.weight")], Q4_K);
+        assert_eq!(q4km[&format!("blk.{l}.ffn_gate_inp.weight")], F32);
+    }
+    assert_eq!(q4km.values().filter(|&&t| t == Q6_K).count(), 14, "token_embd + 13 attn_v");
+    assert_eq!(q4km["token_embd.weight"], Q6_K);
+    assert_eq!(q4km["self_cond_down.weight"], Q5_0);
+    assert_eq!(q4km["self_cond_gate.weight"], Q4_K);
+    let q5km = types(OutType::Q5_K_M);
+    assert_eq!(q5km["blk.3.ffn_down_exps.weight"], Q5_1);
+    assert_eq!(q5km["blk.3.attn_q.weight"], Q5_K);
+    let q8 = types(OutType::Q8_0);
+    assert_eq!(q8["token_embd.weight"], Q8_0);
+    assert_eq!(q8["blk.0.attn_norm.weight"], F32);
+    let q40 = types(OutType::Q4_0);
+    assert_eq!(q40["token_embd.weight"], Q6_K);
+    assert_eq!(q40["blk.7.ffn_down_exps.weight"], Q4_0);
+}
