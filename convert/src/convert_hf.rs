@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use crate::config::{read_json, ModelParams};
 use crate::error::{ConvertError, Result};
-use crate::gguf_write::{StreamWriter, TensorInfo};
 use crate::metadata::{build, general_name, size_label, MetaInputs};
+use crate::output::{tensor_bytes, Output};
 use crate::plan::{plan, Feed};
 use crate::progress::Progress;
 use crate::source::Checkpoint;
@@ -83,9 +83,15 @@ pub fn convert(opts: &ConvertOptions) -> Result<Summary> {
         tokenizer: vocab.as_ref().map(|v| &v.metadata),
     };
     let meta = build(&params, &inputs, opts.out_type);
-    let infos: Vec<TensorInfo> = plan.tensors.iter().map(|t| TensorInfo { name: t.name.clone(), ne: t.ne.clone(), ty: t.ty }).collect();
-    let total: u64 = infos.iter().map(|t| t.nbytes().unwrap_or(0)).sum();
-    let mut w = StreamWriter::create(&opts.output, &meta, infos, opts.force)?;
+    let mut total = 0;
+    for t in &plan.tensors {
+        total += tensor_bytes(&t.name, &t.ne, t.ty)?;
+    }
+    let mut w = Output::create(&opts.output, opts.force)?;
+    w.metadata(&meta)?;
+    for t in &plan.tensors {
+        w.tensor(&t.name, &t.ne, t.ty)?;
+    }
     let progress = Progress::new(total, opts.progress);
     let n = plan.tensors.len();
     for (i, t) in plan.tensors.iter().enumerate() {

@@ -53,6 +53,9 @@ pub enum ConvertError {
     /// A tensor holds NaN or infinite values.
     #[error("tensor `{name}`: {count} non-finite values (NaN or inf)")]
     NonFinite { name: String, count: usize },
+    /// The GGUF writer refused the output (a declaration or record it cannot store).
+    #[error("{path}: {source}")]
+    Gguf { path: PathBuf, source: dgemma_gguf::GgufError },
     /// A GGUF input file is malformed or not a DiffusionGemma file.
     #[error("{path}: {msg}")]
     BadGguf { path: PathBuf, msg: String },

@@ -6,11 +6,13 @@
 
 use std::path::Path;
 
+use dgemma_gguf::DEFAULT_ALIGNMENT;
+
 use crate::config::{read_json, ModelParams};
 use crate::error::Result;
-use crate::gguf_write::{data_start, pad, TensorInfo};
 use crate::metadata::{build, general_name, size_label, MetaInputs};
 use crate::names::expected_tensors;
+use crate::output::{header_size, tensor_bytes};
 use crate::plan::file_types;
 use crate::target::OutType;
 use crate::vocab::Vocab;
@@ -40,8 +42,9 @@ impl SizeEstimate {
     }
 }
 
-/// Sizes of every supported output type.
-pub fn estimate(p: &ModelParams, header: &HeaderSize) -> Vec<SizeEstimate> {
+/// Sizes of every supported output type; fails like the converter would on a tensor or record
+/// it cannot write.
+pub fn estimate(p: &ModelParams, header: &HeaderSize) -> Result<Vec<SizeEstimate>> {
     let n_vocab = match header {
         HeaderSize::Computed { tokenizer: Some(v), .. } => v.n_tokens,
         _ => p.vocab_size,
@@ -54,11 +57,8 @@ pub fn estimate(p: &ModelParams, header: &HeaderSize) -> Vec<SizeEstimate> {
         .map(|&out| {
             // Tensor order changes nothing in size except through the attn_v counter, which
             // runs in layer order either way.
-            let infos: Vec<TensorInfo> = shapes
-                .iter()
-                .zip(file_types(out, &shapes, p))
-                .map(|(t, ty)| TensorInfo { name: t.name.clone(), ne: t.ne.clone(), ty })
-                .collect();
+            let types = file_types(out, &shapes, p);
+            let infos = || shapes.iter().zip(&types).map(|(t, &ty)| (t.name.as_str(), &t.ne[..], ty));
             let header_bytes = match header {
                 HeaderSize::Given(n) => *n,
                 HeaderSize::Computed { tokenizer, generation, name } => {
@@ -68,11 +68,14 @@ pub fn estimate(p: &ModelParams, header: &HeaderSize) -> Vec<SizeEstimate> {
                         generation: generation.as_ref(),
                         tokenizer: tokenizer.as_ref().map(|v| &v.metadata),
                     };
-                    data_start(&build(p, &inputs, out), &infos)
+                    header_size(&build(p, &inputs, out), infos())?
                 }
             };
-            let data: u64 = infos.iter().map(|t| pad(t.nbytes().unwrap_or(0))).sum();
-            SizeEstimate { out, header_bytes, bytes: header_bytes + data, n_params }
+            let mut data = 0;
+            for (name, ne, ty) in infos() {
+                data += tensor_bytes(name, ne, ty)?.next_multiple_of(DEFAULT_ALIGNMENT);
+            }
+            Ok(SizeEstimate { out, header_bytes, bytes: header_bytes + data, n_params })
         })
         .collect()
 }
@@ -94,6 +97,6 @@ pub fn estimate_from_config(config: &Path, given_header: Option<u64>) -> Result<
         }
     };
     let with_tokenizer = matches!(header, HeaderSize::Computed { tokenizer: Some(_), .. });
-    let est = estimate(&p, &header);
+    let est = estimate(&p, &header)?;
     Ok((p, est, with_tokenizer))
 }

@@ -1,19 +1,11 @@
-//! GGUF metadata values and their exact record encoding (gguf-py / ggml byte layout,
-//! ../shared/spec/gguf.md §1.2).
+//! The metadata the converter builds, as owned values in file order; written through
+//! [`dgemma_gguf::GgufWriter`], which owns the record encoding.
 
-/// GGUF value type ids.
-pub mod value_type {
-    pub const UINT8: u32 = 0;
-    pub const INT32: u32 = 5;
-    pub const UINT32: u32 = 4;
-    pub const FLOAT32: u32 = 6;
-    pub const BOOL: u32 = 7;
-    pub const STRING: u32 = 8;
-    pub const ARRAY: u32 = 9;
-}
+use std::io::Write;
 
-/// One metadata value of the kinds DiffusionGemma files use, or raw record bytes copied from
-/// another file (requantization keeps every input KV byte for byte).
+use dgemma_gguf::GgufWriter;
+
+/// One metadata value of the kinds DiffusionGemma files use.
 #[derive(Clone, Debug, PartialEq)]
 pub enum MetaValue {
     U32(u32),
@@ -24,81 +16,20 @@ pub enum MetaValue {
     ArrF32(Vec<f32>),
     ArrBool(Vec<bool>),
     ArrStr(Vec<String>),
-    /// Value-type field and payload exactly as found in an input file.
-    Raw(Vec<u8>),
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn array_head(out: &mut Vec<u8>, elem: u32, n: usize) {
-    out.extend_from_slice(&value_type::ARRAY.to_le_bytes());
-    out.extend_from_slice(&elem.to_le_bytes());
-    out.extend_from_slice(&(n as u64).to_le_bytes());
 }
 
 impl MetaValue {
-    /// Appends the value-type field and the payload (the part of a KV record after the key).
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
-        use value_type::*;
+    /// Adds the value under `key` to `w`.
+    pub fn add_to<W: Write>(&self, key: &str, w: &mut GgufWriter<W>) -> dgemma_gguf::Result<()> {
         match self {
-            MetaValue::U32(v) => {
-                out.extend_from_slice(&UINT32.to_le_bytes());
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-            MetaValue::F32(v) => {
-                out.extend_from_slice(&FLOAT32.to_le_bytes());
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-            MetaValue::Bool(v) => {
-                out.extend_from_slice(&BOOL.to_le_bytes());
-                out.push(*v as u8);
-            }
-            MetaValue::Str(s) => {
-                out.extend_from_slice(&STRING.to_le_bytes());
-                put_str(out, s);
-            }
-            MetaValue::ArrI32(v) => {
-                array_head(out, INT32, v.len());
-                v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
-            }
-            MetaValue::ArrF32(v) => {
-                array_head(out, FLOAT32, v.len());
-                v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
-            }
-            MetaValue::ArrBool(v) => {
-                array_head(out, BOOL, v.len());
-                out.extend(v.iter().map(|&b| b as u8));
-            }
-            MetaValue::ArrStr(v) => {
-                array_head(out, STRING, v.len());
-                v.iter().for_each(|s| put_str(out, s));
-            }
-            MetaValue::Raw(bytes) => out.extend_from_slice(bytes),
-        }
-    }
-
-    /// The encoded value (type field + payload), as hashed in reference/gguf.json.
-    pub fn encoded(&self) -> Vec<u8> {
-        let mut v = Vec::new();
-        self.encode_into(&mut v);
-        v
-    }
-
-    /// Size of the encoded value in bytes.
-    pub fn encoded_len(&self) -> u64 {
-        let s = |x: &String| 8 + x.len() as u64;
-        match self {
-            MetaValue::U32(_) | MetaValue::F32(_) => 8,
-            MetaValue::Bool(_) => 5,
-            MetaValue::Str(x) => 4 + s(x),
-            MetaValue::ArrI32(v) => 16 + 4 * v.len() as u64,
-            MetaValue::ArrF32(v) => 16 + 4 * v.len() as u64,
-            MetaValue::ArrBool(v) => 16 + v.len() as u64,
-            MetaValue::ArrStr(v) => 16 + v.iter().map(s).sum::<u64>(),
-            MetaValue::Raw(b) => b.len() as u64,
+            MetaValue::U32(v) => w.add_u32(key, *v),
+            MetaValue::F32(v) => w.add_f32(key, *v),
+            MetaValue::Bool(v) => w.add_bool(key, *v),
+            MetaValue::Str(v) => w.add_str(key, v),
+            MetaValue::ArrI32(v) => w.add_array(key, v),
+            MetaValue::ArrF32(v) => w.add_array(key, v),
+            MetaValue::ArrBool(v) => w.add_array(key, v),
+            MetaValue::ArrStr(v) => w.add_str_array(key, v),
         }
     }
 }
@@ -142,32 +73,41 @@ impl Metadata {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
-    /// Bytes all records take in a file.
-    pub fn encoded_len(&self) -> u64 {
-        self.entries.iter().map(|(k, v)| 8 + k.len() as u64 + v.encoded_len()).sum()
+    /// Adds every record to `w`, in order.
+    pub fn add_to<W: Write>(&self, w: &mut GgufWriter<W>) -> dgemma_gguf::Result<()> {
+        self.entries.iter().try_for_each(|(k, v)| v.add_to(k, w))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dgemma_gguf::{GgufFile, Value};
 
     #[test]
-    fn encoded_len_agrees_with_encoding() {
-        let vals = [
-            MetaValue::U32(7),
-            MetaValue::F32(1.5),
-            MetaValue::Bool(true),
-            MetaValue::Str("gemma4".into()),
-            MetaValue::ArrI32(vec![1, 2, 3]),
-            MetaValue::ArrF32(vec![-1000.0; 5]),
-            MetaValue::ArrBool(vec![true, false]),
-            MetaValue::ArrStr(vec!["a b".into(), "▁".into()]),
-        ];
-        for v in vals {
-            assert_eq!(v.encoded().len() as u64, v.encoded_len(), "{v:?}");
-        }
-        assert_eq!(MetaValue::U32(2).encoded(), [4, 0, 0, 0, 2, 0, 0, 0]);
+    fn every_kind_is_written_with_its_gguf_type() {
+        let mut m = Metadata::new();
+        m.set("u", MetaValue::U32(7));
+        m.set("f", MetaValue::F32(1.5));
+        m.set("b", MetaValue::Bool(true));
+        m.set("s", MetaValue::Str("gemma4".into()));
+        m.set("ai", MetaValue::ArrI32(vec![1, -2, 3]));
+        m.set("af", MetaValue::ArrF32(vec![-1000.0; 5]));
+        m.set("ab", MetaValue::ArrBool(vec![true, false]));
+        m.set("as", MetaValue::ArrStr(vec!["a b".into(), "▁".into()]));
+        let mut w = GgufWriter::new(Vec::new());
+        m.add_to(&mut w).unwrap();
+        let f = GgufFile::from_bytes(w.finish().unwrap()).unwrap();
+        let keys: Vec<&str> = f.metadata().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["u", "f", "b", "s", "ai", "af", "ab", "as"]);
+        assert_eq!(f.get("u"), Some(Value::U32(7)));
+        assert_eq!(f.get("f"), Some(Value::F32(1.5)));
+        assert_eq!(f.get("b"), Some(Value::Bool(true)));
+        assert_eq!(f.get_str("s").unwrap(), "gemma4");
+        assert_eq!(f.get_array_of::<i32>("ai").unwrap(), [1, -2, 3]);
+        assert_eq!(f.get_array_of::<f32>("af").unwrap(), [-1000.0; 5]);
+        assert_eq!(f.get_array_of::<bool>("ab").unwrap(), [true, false]);
+        assert_eq!(f.get_str_array("as").unwrap(), ["a b", "▁"]);
     }
 
     #[test]

@@ -7,15 +7,16 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use dgemma_gguf::arch::{arch_key, keys, ARCH};
+use dgemma_gguf::{GgufFile, TensorView};
 use dgemma_quant::GgmlType;
 
 use crate::convert_hf::Summary;
 use crate::error::{ConvertError, Result};
-use crate::gguf_read::GgufInput;
-use crate::gguf_write::{StreamWriter, TensorInfo};
+use crate::meta_value::Metadata;
 use crate::metadata::set_quantized_file_type;
 use crate::mixture::Mixture;
 use crate::names::sort_llama_quantize;
+use crate::output::{tensor_bytes, Output};
 use crate::progress::Progress;
 use crate::target::OutType;
 use crate::tensor_stream::{write_tensor, InputKind, TensorJob};
@@ -42,51 +43,61 @@ pub fn quantize_gguf(opts: &QuantizeOptions) -> Result<Summary> {
     if opts.output.exists() && !opts.force {
         return Err(ConvertError::OutputExists(opts.output.clone()));
     }
-    let input = GgufInput::open(&opts.input)?;
-    let arch = input.string(keys::GENERAL_ARCHITECTURE).unwrap_or_default();
+    let input = GgufFile::open(&opts.input).map_err(|e| ConvertError::BadGguf { path: opts.input.clone(), msg: e.to_string() })?;
+    let arch = input.get_str(keys::GENERAL_ARCHITECTURE).unwrap_or_default().to_string();
     if arch != ARCH {
         return Err(ConvertError::WrongArchitecture { file: opts.input.display().to_string(), found: arch, expected: ARCH.into() });
     }
     let need = |k: &str| {
-        input.u32(&arch_key(k)).ok_or_else(|| ConvertError::MissingKey { file: opts.input.display().to_string(), key: arch_key(k) })
+        let key = arch_key(k);
+        let n = input.get_uint(&key).ok().and_then(|n| usize::try_from(n).ok());
+        n.ok_or_else(|| ConvertError::MissingKey { file: opts.input.display().to_string(), key })
     };
-    let n_layer = need(keys::BLOCK_COUNT)? as usize;
-    let n_expert = need(keys::EXPERT_COUNT)? as usize;
-    let mut named: Vec<(&str, usize)> = input.tensors.iter().enumerate().map(|(i, t)| (t.name.as_str(), i)).collect();
-    sort_llama_quantize(&mut named, |x| x.0);
-    let order: Vec<usize> = named.into_iter().map(|x| x.1).collect();
-    let mut mix = Mixture::new(opts.out_type, order.iter().map(|&i| input.tensors[i].name.as_str()), n_layer, n_expert);
-    let mut infos = Vec::with_capacity(order.len());
-    for &i in &order {
-        let t = &input.tensors[i];
-        let ty = mix.pick(&t.name, &t.ne, t.ty);
-        if ty != t.ty && !is_float(t.ty) && !opts.allow_requantize {
-            return Err(ConvertError::Requantize { name: t.name.clone(), from: t.ty.to_string(), to: ty.to_string() });
+    let n_layer = need(keys::BLOCK_COUNT)?;
+    let n_expert = need(keys::EXPERT_COUNT)?;
+    let mut views: Vec<TensorView> = input.tensor_views().collect();
+    sort_llama_quantize(&mut views, |v| v.info.name.as_str());
+    let mut mix = Mixture::new(opts.out_type, views.iter().map(|v| v.info.name.as_str()), n_layer, n_expert);
+    let mut types = Vec::with_capacity(views.len());
+    let (mut total, mut n_params) = (0, 0);
+    for v in &views {
+        let t = v.info;
+        let ty = mix.pick(&t.name, &t.dims, t.ggml_type);
+        if ty != t.ggml_type && !is_float(t.ggml_type) && !opts.allow_requantize {
+            return Err(ConvertError::Requantize { name: t.name.clone(), from: t.ggml_type.to_string(), to: ty.to_string() });
         }
-        infos.push(TensorInfo { name: t.name.clone(), ne: t.ne.clone(), ty });
+        total += tensor_bytes(&t.name, &t.dims, ty)?;
+        n_params += t.n_elements();
+        types.push(ty);
     }
-    let mut meta = input.metadata.clone();
-    set_quantized_file_type(&mut meta, opts.out_type);
-    let total: u64 = infos.iter().map(|t| t.nbytes().unwrap_or(0)).sum();
-    let n_params: u64 = infos.iter().map(|t| t.ne.iter().product::<u64>()).sum();
-    let mut w = StreamWriter::create(&opts.output, &meta, infos.clone(), opts.force)?;
+    let mut w = Output::create(&opts.output, opts.force)?;
+    // llama-quantize copies every KV, then re-sets (removes and re-appends) these two.
+    let mut tail = Metadata::new();
+    set_quantized_file_type(&mut tail, opts.out_type);
+    for (k, v) in input.metadata().filter(|(k, _)| tail.get(k).is_none()) {
+        w.copy_value(k, v)?;
+    }
+    w.metadata(&tail)?;
+    for (v, &ty) in views.iter().zip(&types) {
+        w.tensor(&v.info.name, &v.info.dims, ty)?;
+    }
     let progress = Progress::new(total, opts.progress);
-    for (k, (&i, out)) in order.iter().zip(&infos).enumerate() {
-        let t = &input.tensors[i];
-        progress.tensor(k, infos.len(), &t.name);
+    for (k, (v, &ty)) in views.iter().zip(&types).enumerate() {
+        let t = v.info;
+        progress.tensor(k, views.len(), &t.name);
         let job = TensorJob {
             name: &t.name,
-            n_per_row: t.ne[0] as usize,
-            n_rows: (t.ne.iter().product::<u64>() / t.ne[0].max(1)) as usize,
-            input: input.data(i),
-            kind: InputKind::Ggml(t.ty),
-            out: out.ty,
+            n_per_row: t.dims[0] as usize,
+            n_rows: (t.n_elements() / t.dims[0].max(1)) as usize,
+            input: v.data,
+            kind: InputKind::Ggml(t.ggml_type),
+            out: ty,
             check_finite: false,
         };
         write_tensor(&mut w, &job, |b| progress.add(b))?;
-        input.release(i);
+        input.release_tensor(t);
     }
     progress.finish();
     let bytes = w.finish()?;
-    Ok(Summary { bytes, n_tensors: infos.len(), n_params, seconds: start.elapsed().as_secs_f64(), notes: vec![] })
+    Ok(Summary { bytes, n_tensors: views.len(), n_params, seconds: start.elapsed().as_secs_f64(), notes: vec![] })
 }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::encode::{decode, encode};
 use crate::error::{ConvertError, Result};
-use crate::gguf_write::StreamWriter;
+use crate::output::Output;
 use crate::source::{to_f32, SourceDtype};
 
 /// Elements one rayon task handles (K-quant search is ~1 µs per element, so tasks take ~50 ms).
@@ -68,7 +68,7 @@ pub struct TensorJob<'a> {
 }
 
 /// Encodes `job` and writes it; `on_bytes` is told about every batch written.
-pub fn write_tensor(w: &mut StreamWriter, job: &TensorJob, mut on_bytes: impl FnMut(u64)) -> Result<()> {
+pub fn write_tensor(w: &mut Output, job: &TensorJob, mut on_bytes: impl FnMut(u64)) -> Result<()> {
     let qerr = |msg: String| ConvertError::Quantize { name: job.name.to_string(), ty: job.out.to_string(), msg };
     let in_row = job.kind.row_bytes(job.n_per_row).ok_or_else(|| qerr("input row is not a whole number of blocks".into()))?;
     let out_row = job.out.row_bytes(job.n_per_row).ok_or_else(|| qerr(format!("row of {} is not a whole number of blocks", job.n_per_row)))?;

@@ -80,3 +80,32 @@ pub fn reference_key_order() -> std::collections::HashMap<String, Vec<String>> {
     let entries: std::collections::HashMap<String, Entry> = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
     entries.into_iter().map(|(k, e)| (k, e.metadata.0)).collect()
 }
+
+/// A metadata record's value as stored (type field + payload), the bytes reference/gguf.json hashes.
+pub fn record_bytes(v: &dgemma_gguf::Value) -> Vec<u8> {
+    use dgemma_gguf::Value;
+    let mut out = v.value_type().id().to_le_bytes().to_vec();
+    match *v {
+        Value::U8(x) => out.push(x),
+        Value::I8(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::U16(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::I16(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::U32(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::I32(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::F32(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::Bool(x) => out.push(u8::from(x)),
+        Value::U64(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::I64(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::F64(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::String(s) => {
+            out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::Array(a) => {
+            out.extend_from_slice(&a.elem_type().id().to_le_bytes());
+            out.extend_from_slice(&(a.len() as u64).to_le_bytes());
+            out.extend_from_slice(a.raw_bytes());
+        }
+    }
+    out
+}

@@ -12,11 +12,7 @@
 
 mod common;
 
-use std::collections::HashMap;
-
-use common::{generated, reference, sha256};
-use dgemma_convert::gguf_read::GgufInput;
-use dgemma_convert::meta_value::MetaValue;
+use common::{generated, record_bytes, reference, sha256};
 use dgemma_gguf::GgufFile;
 
 /// Compares one dgemma file with a reference entry; every tensor and non-general record must match.
@@ -24,40 +20,33 @@ fn compare(file: &str, entry: &str) {
     let path = generated(file);
     let reference = reference();
     let want = &reference[entry];
-    let ours = GgufInput::open(&path).unwrap();
+    let ours = GgufFile::open(&path).unwrap();
 
     // Metadata: same non-general keys, same order, same record bytes.
     let order = common::reference_key_order();
     let want_keys: Vec<&String> = order[entry].iter().collect();
-    let ours_keys: Vec<&String> = ours.metadata.entries().iter().map(|(k, _)| k).collect();
-    let non_general = |v: &Vec<&String>| v.iter().filter(|k| !k.starts_with("general.")).map(|k| k.to_string()).collect::<Vec<_>>();
-    assert_eq!(non_general(&ours_keys), non_general(&want_keys), "{file}: metadata keys/order");
-    for (k, v) in ours.metadata.entries() {
-        let MetaValue::Raw(bytes) = v else { unreachable!() };
+    let ours_keys: Vec<&str> = ours.metadata().map(|(k, _)| k).collect();
+    let non_general = |v: Vec<&str>| v.into_iter().filter(|k| !k.starts_with("general.")).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(non_general(ours_keys), non_general(want_keys.iter().map(|k| k.as_str()).collect()), "{file}: metadata keys/order");
+    for (k, v) in ours.metadata() {
         let w = &want["metadata"][k];
         if k.starts_with("general.") && k != "general.file_type" && k != "general.quantization_version" {
             continue;
         }
-        assert_eq!(sha256(bytes), w["sha256"].as_str().unwrap(), "{file}: record of {k}");
+        assert_eq!(sha256(&record_bytes(&v)), w["sha256"].as_str().unwrap(), "{file}: record of {k}");
     }
 
     // Tensors.
     let want_t = want["tensors"].as_array().unwrap();
-    assert_eq!(ours.tensors.len(), want_t.len(), "{file}: tensor count");
-    for (i, (t, w)) in ours.tensors.iter().zip(want_t).enumerate() {
-        assert_eq!(t.name, w["name"].as_str().unwrap(), "{file}: tensor {i} name/order");
-        assert_eq!(t.ty.to_string(), w["type"].as_str().unwrap(), "{file}: {} type", t.name);
+    assert_eq!(ours.tensors().len(), want_t.len(), "{file}: tensor count");
+    for (i, (t, w)) in ours.tensor_views().zip(want_t).enumerate() {
+        let name = &t.info.name;
+        assert_eq!(name, w["name"].as_str().unwrap(), "{file}: tensor {i} name/order");
+        assert_eq!(t.info.ggml_type.to_string(), w["type"].as_str().unwrap(), "{file}: {name} type");
         let ne: Vec<u64> = w["ne"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
-        assert_eq!(t.ne, ne, "{file}: {} ne", t.name);
-        assert_eq!(ours.data(i).len() as u64, w["bytes"].as_u64().unwrap(), "{file}: {} bytes", t.name);
-        assert_eq!(sha256(ours.data(i)), w["sha256"].as_str().unwrap(), "{file}: {} ({}) data differs from llama.cpp's", t.name, t.ty);
-    }
-
-    // dgemma's own reader sees the same table and metadata.
-    let g = GgufFile::open(&path).unwrap();
-    assert_eq!(g.n_kv(), ours.metadata.len(), "{file}: dgemma-gguf key count");
-    for (a, b) in g.tensors().iter().zip(&ours.tensors) {
-        assert_eq!((&a.name, &a.dims, a.ggml_type), (&b.name, &b.ne, b.ty), "{file}: dgemma-gguf tensor");
+        assert_eq!(t.info.dims, ne, "{file}: {name} ne");
+        assert_eq!(t.data.len() as u64, w["bytes"].as_u64().unwrap(), "{file}: {name} bytes");
+        assert_eq!(sha256(t.data), w["sha256"].as_str().unwrap(), "{file}: {name} ({}) data differs from llama.cpp's", t.info.ggml_type);
     }
 
     // gguf-py's read-back report from the generator.
@@ -91,24 +80,23 @@ fn quantize_of_bf16_matches_llama_quantize_byte_for_byte() {
 #[test]
 fn bf16_output_is_bit_exact_to_the_source_checkpoint() {
     let ckpt = dgemma_convert::source::Checkpoint::open(&generated("interop-ckpt")).unwrap();
-    let out = GgufInput::open(&generated("interop/bf16.gguf")).unwrap();
-    let index: HashMap<&str, usize> = out.tensors.iter().enumerate().map(|(i, t)| (t.name.as_str(), i)).collect();
+    let out = GgufFile::open(generated("interop/bf16.gguf")).unwrap();
     let mut checked = 0;
     for src in &ckpt.tensors {
         let dgemma_convert::names::Mapping::Tensor(name) = dgemma_convert::names::map_hf_name(&src.name) else { continue };
-        let i = index[name.as_str()];
+        let t = out.require_tensor(&name).unwrap();
         let bytes = ckpt.bytes(src).unwrap();
-        match out.tensors[i].ty {
-            dgemma_quant::GgmlType::BF16 => assert_eq!(out.data(i), bytes, "{name}"),
+        match t.info.ggml_type {
+            dgemma_quant::GgmlType::BF16 => assert_eq!(t.data, bytes, "{name}"),
             dgemma_quant::GgmlType::F32 => {
                 let widened: Vec<u8> = bytes.chunks_exact(2).flat_map(|c| ((u16::from_le_bytes([c[0], c[1]]) as u32) << 16).to_le_bytes()).collect();
-                assert_eq!(out.data(i), &widened[..], "{name}");
+                assert_eq!(t.data, &widened[..], "{name}");
             }
             other => panic!("{name}: unexpected type {other}"),
         }
         checked += 1;
     }
-    assert_eq!(checked, out.tensors.len() - 1, "every tensor but rope_freqs comes from the checkpoint");
+    assert_eq!(checked, out.tensors().len() - 1, "every tensor but rope_freqs comes from the checkpoint");
 }
 
 #[test]

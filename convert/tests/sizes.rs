@@ -51,8 +51,8 @@ fn direct_kquant_conversion_equals_quantize_of_the_bf16_file() {
 #[test]
 fn a_given_header_adds_only_tensor_bytes() {
     let p = ModelParams::from_file(&fixture("config-26b/config.json")).unwrap();
-    let a = estimate(&p, &HeaderSize::Given(0));
-    let b = estimate(&p, &HeaderSize::Given(32));
+    let a = estimate(&p, &HeaderSize::Given(0)).unwrap();
+    let b = estimate(&p, &HeaderSize::Given(32)).unwrap();
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(y.bytes - x.bytes, 32);
     }

@@ -190,6 +190,34 @@ impl GgufFile {
         self.index.tensors.iter().map(move |info| self.view(info))
     }
 
+    /// Let the OS drop `tensor`'s pages from the resident set (a memory-mapped file only; a
+    /// no-op for owned bytes or another platform). Streaming tools call it after consuming a
+    /// tensor so that resident memory stays near one tensor; the data stays readable (it is
+    /// re-read from the file if touched again).
+    pub fn release_tensor(&self, tensor: &TensorInfo) {
+        #[cfg(unix)]
+        if let Backing::Mmap(map) = &self.backing {
+            const PAGE: u64 = 4096;
+            let start = self.index.data_offset.saturating_add(tensor.offset);
+            let end = start.saturating_add(tensor.n_bytes()).min(map.len() as u64);
+            // Only whole pages inside the tensor, so neighbours stay resident.
+            let (first, last) = (start.div_ceil(PAGE) * PAGE, end / PAGE * PAGE);
+            if last > first {
+                // SAFETY: the map is read-only and file-backed: dropped pages are re-read from
+                // the file on the next access, so no borrowed slice observes a change.
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        first as usize,
+                        (last - first) as usize,
+                    )
+                };
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tensor;
+    }
+
     fn view<'a>(&'a self, info: &'a TensorInfo) -> TensorView<'a> {
         // Bounds were validated by `parse`; `get` keeps this panic-free regardless.
         let start = self.index.data_offset.saturating_add(info.offset);

@@ -55,6 +55,8 @@ pub struct GgufWriter<W: Write> {
     in_tensor: u64,
     /// Bytes written to `out` so far.
     pos: u64,
+    /// Offset of the data section once the header is written.
+    written_data_offset: Option<u64>,
     temp: Option<TempOutput>,
 }
 
@@ -87,6 +89,7 @@ impl<W: Write> GgufWriter<W> {
             next_tensor: None,
             in_tensor: 0,
             pos: 0,
+            written_data_offset: None,
             temp: None,
         }
     }
@@ -242,6 +245,18 @@ impl<W: Write> GgufWriter<W> {
         &self.tensors
     }
 
+    /// Where the tensor data section starts (header plus padding) for the metadata and tensors
+    /// added so far, without writing anything; final once data writing has started. Size
+    /// estimates use it with a [`std::io::sink`] writer.
+    pub fn data_offset(&self) -> u64 {
+        if let Some(off) = self.written_data_offset {
+            return off;
+        }
+        let infos: u64 = self.tensors.iter().map(|t| 8 + t.name.len() as u64 + 4 + 8 * t.dims.len() as u64 + 4 + 8).sum();
+        let header = 24 + self.kv.len() as u64 + infos;
+        header.next_multiple_of(self.alignment)
+    }
+
     /// Bytes written so far (the file size once finished).
     pub fn bytes_written(&self) -> u64 {
         self.pos
@@ -371,6 +386,7 @@ impl<W: Write> GgufWriter<W> {
         self.put(&h)?;
         // gguf-py pads the header to the alignment even when there are no tensors.
         self.pad()?;
+        self.written_data_offset = Some(self.pos);
         self.kv = Vec::new();
         self.next_tensor = Some(0);
         Ok(())

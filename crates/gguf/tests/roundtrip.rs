@@ -151,3 +151,43 @@ fn chunked_tensor_data_gives_the_same_file() {
     let e = w.finish().unwrap_err().to_string();
     assert!(e.contains("'a'") && e.contains("4 bytes of it"), "{e}");
 }
+
+#[test]
+fn data_offset_is_known_before_writing_and_matches_the_file() {
+    for alignment in [None, Some(64u32)] {
+        let mut w = GgufWriter::new(Vec::new());
+        if let Some(a) = alignment {
+            w.add_u32("general.alignment", a).unwrap();
+        }
+        w.add_str_array("t.strs", &["a", "ünï", ""]).unwrap();
+        w.add_tensor_info("a_rather_long_name", &[3, 1, 1], GgmlType::F32).unwrap();
+        w.add_tensor_info("b", &[32, 2], GgmlType::Q8_0).unwrap();
+        let predicted = w.data_offset();
+        w.write_tensor_chunk(&[1u8; 4]).unwrap();
+        assert_eq!(w.data_offset(), predicted, "stays put once data writing started");
+        w.write_tensor_chunk(&[1u8; 8]).unwrap();
+        w.write_tensor_data("b", &[2u8; 68]).unwrap();
+        let f = GgufFile::from_bytes(w.finish().unwrap()).unwrap();
+        assert_eq!(f.data_offset(), predicted, "alignment {alignment:?}");
+    }
+}
+
+#[test]
+fn released_tensor_pages_read_back_unchanged() {
+    let mut w = GgufWriter::new(Vec::new());
+    let big: Vec<u8> = (0..3 * 4096 * 4).map(|i| (i * 7 % 251) as u8).collect();
+    w.add_tensor_info("big", &[(big.len() / 4) as u64], GgmlType::F32).unwrap();
+    w.write_tensor_data("big", &big).unwrap();
+    let path = std::env::temp_dir().join(format!("dgemma-gguf-release-{}.gguf", std::process::id()));
+    std::fs::write(&path, w.finish().unwrap()).unwrap();
+    let f = GgufFile::open(&path).unwrap();
+    let t = f.tensor("big").unwrap();
+    assert_eq!(t.data, &big[..]);
+    f.release_tensor(t.info);
+    assert_eq!(f.tensor("big").unwrap().data, &big[..]);
+    // Owned bytes: a no-op.
+    let owned = GgufFile::from_bytes(std::fs::read(&path).unwrap()).unwrap();
+    owned.release_tensor(&owned.tensors()[0]);
+    assert_eq!(owned.tensor("big").unwrap().data, &big[..]);
+    std::fs::remove_file(&path).unwrap();
+}
