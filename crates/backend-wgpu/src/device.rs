@@ -39,6 +39,10 @@ pub struct WgpuOptions {
     /// Split weights into buffers of at most this many bytes (default: the device's
     /// `max_storage_buffer_binding_size`). Tests use a tiny value to exercise the split path.
     pub max_weight_part_bytes: Option<u64>,
+    /// Refuse weight uploads once the weights on the device would exceed this many bytes
+    /// (default: no budget of our own; the driver's out-of-memory errors still apply). Lets a
+    /// caller keep memory for activations, and lets tests force the out-of-memory path.
+    pub max_weight_bytes: Option<u64>,
     /// Use the portable shared-memory reductions even where subgroups are supported.
     pub no_subgroups: bool,
 }

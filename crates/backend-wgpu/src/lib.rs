@@ -17,7 +17,7 @@ mod recorder;
 mod weight;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use dgemma_backend::{AttnGeometry, Backend, BackendError, KvSegment, Mask, MoeRoute, WeightShape, WeightSource};
 use dgemma_quant::GgmlType;
@@ -37,13 +37,16 @@ pub struct WgpuBackend {
     limits: wgpu::Limits,
     /// Largest weight buffer part, bytes.
     part_limit: u64,
+    /// Bytes of weights the device may hold ([`WgpuOptions::max_weight_bytes`]).
+    weight_budget: Option<u64>,
     pipelines: kernels::PipelineCache,
     uploads: Mutex<recorder::Uploads>,
     transfer: Mutex<buffer::Transfer>,
     moe_scratch: Mutex<moe::MoeScratch>,
     /// Bound where an op has no optional input (rms_norm without weight).
     dummy: WgpuBuffer,
-    uploaded: AtomicU64,
+    /// Device bytes of the live weights (each [`WgpuWeight`] subtracts its own on drop).
+    uploaded: Arc<AtomicU64>,
     /// Row reductions use subgroup operations.
     subgroups: bool,
 }
@@ -70,12 +73,13 @@ impl WgpuBackend {
             desc: opened.desc,
             limits: opened.limits,
             part_limit,
+            weight_budget: options.max_weight_bytes,
             pipelines: Default::default(),
             uploads: recorder::Uploads::new(),
             transfer: buffer::Transfer::new(),
             moe_scratch: moe::MoeScratch::new(),
             dummy,
-            uploaded: AtomicU64::new(0),
+            uploaded: Arc::new(AtomicU64::new(0)),
             subgroups,
         })
     }
@@ -90,13 +94,9 @@ impl WgpuBackend {
         self.subgroups
     }
 
-    /// Bytes of weights uploaded so far.
+    /// Device bytes of the weights currently uploaded (padding included).
     pub fn uploaded_bytes(&self) -> u64 {
         self.uploaded.load(Ordering::Relaxed)
-    }
-
-    fn add_uploaded(&self, bytes: u64) {
-        self.uploaded.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// Run `f` on a fresh recorder and submit what it recorded.

@@ -1,6 +1,9 @@
 //! Weights on the device: the file's bytes as `array<u32>`, split at row boundaries into
 //! buffers no larger than one storage binding may see.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use dgemma_backend::{BackendError, WeightShape, WeightSource};
 use dgemma_quant::GgmlType;
 
@@ -23,6 +26,15 @@ pub struct WgpuWeight {
     pub(crate) shape: WeightShape,
     pub(crate) row_bytes: usize,
     pub(crate) parts: Vec<Part>,
+    /// Device bytes of `parts`, returned to the backend's count on drop.
+    bytes: u64,
+    uploaded: Arc<AtomicU64>,
+}
+
+impl Drop for WgpuWeight {
+    fn drop(&mut self) {
+        self.uploaded.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
 }
 
 impl WgpuWeight {
@@ -40,6 +52,11 @@ impl WgpuWeight {
             (a < b).then(|| (p, a - p.row0, b - a, a - lo))
         })
     }
+}
+
+/// Device bytes of a part holding `bytes` of rows: the padding, rounded up to whole words.
+fn part_size(bytes: usize) -> u64 {
+    ((bytes + PAD).div_ceil(4) * 4) as u64
 }
 
 impl WgpuBackend {
@@ -60,46 +77,60 @@ impl WgpuBackend {
         if src.data.len() != want {
             return Err(bad(want));
         }
+        let device_err = |requested: u64, message: String| BackendError::Device {
+            name: src.name.to_string(),
+            device: self.desc.name.clone(),
+            requested,
+            uploaded: self.uploaded_bytes(),
+            message,
+        };
         let limit = self.part_limit as usize;
         let rows_per_part = (limit.saturating_sub(PAD + 4)) / row_bytes.max(1);
-        assert!(
-            rows_per_part > 0,
-            "tensor {}: one row of {row_bytes} bytes does not fit a storage binding of {limit} bytes on {}",
-            src.name,
-            self.desc.name
-        );
-        let mut parts = Vec::new();
+        if rows_per_part == 0 {
+            return Err(device_err(
+                part_size(row_bytes),
+                format!("one row is {row_bytes} bytes, more than one storage binding ({limit} bytes)"),
+            ));
+        }
+        // Every part's size, known before anything is allocated, so a budget refusal leaves
+        // the device untouched.
+        let part_rows: Vec<usize> =
+            (0..total_rows.div_ceil(rows_per_part).max(1)).map(|i| rows_per_part.min(total_rows - i * rows_per_part)).collect();
+        let requested: u64 = part_rows.iter().map(|&r| part_size(r * row_bytes)).sum();
+        if let Some(budget) = self.weight_budget {
+            if self.uploaded_bytes().saturating_add(requested) > budget {
+                return Err(device_err(requested, format!("over the device-memory budget for weights of {budget} bytes")));
+            }
+        }
+        let mut parts = Vec::with_capacity(part_rows.len());
         let mut row0 = 0;
-        while row0 < total_rows.max(1) {
-            let rows = rows_per_part.min(total_rows - row0);
+        for rows in part_rows {
             let bytes = &src.data[row0 * row_bytes..(row0 + rows) * row_bytes];
-            let size = ((bytes.len() + PAD).div_ceil(4) * 4) as u64;
+            let size = part_size(bytes.len());
+            if size > self.limits.max_buffer_size {
+                return Err(device_err(requested, format!("a {size}-byte buffer exceeds the device's max_buffer_size of {}", self.limits.max_buffer_size)));
+            }
+            // Scopes nest: the inner one (validation) is popped first.
             self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+            self.device.push_error_scope(wgpu::ErrorFilter::Validation);
             let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(src.name),
                 size,
                 usage: wgpu::BufferUsages::STORAGE,
                 mapped_at_creation: true,
             });
-            if let Some(err) = pollster::block_on(self.device.pop_error_scope()) {
-                // The Backend trait has no device error variant yet: this is a resource failure,
-                // not bad input, so stop with the numbers.
-                panic!(
-                    "tensor {}: the device ({}) is out of memory allocating {size} bytes after {} bytes of weights: {err}",
-                    src.name,
-                    self.desc.name,
-                    self.uploaded_bytes()
-                );
+            let invalid = pollster::block_on(self.device.pop_error_scope());
+            let oom = pollster::block_on(self.device.pop_error_scope());
+            if let Some(err) = oom.or(invalid) {
+                // Parts created so far are freed when `parts` drops.
+                return Err(device_err(requested, format!("creating a {size}-byte buffer failed: {err}")));
             }
             buf.slice(..).get_mapped_range_mut()[..bytes.len()].copy_from_slice(bytes);
             buf.unmap();
-            self.add_uploaded(size);
             parts.push(Part { buf, row0, rows });
             row0 += rows;
-            if total_rows == 0 {
-                break;
-            }
         }
-        Ok(WgpuWeight { ty: src.ty, shape: src.shape, row_bytes, parts })
+        self.uploaded.fetch_add(requested, Ordering::Relaxed);
+        Ok(WgpuWeight { ty: src.ty, shape: src.shape, row_bytes, parts, bytes: requested, uploaded: Arc::clone(&self.uploaded) })
     }
 }

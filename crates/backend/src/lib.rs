@@ -27,6 +27,10 @@ pub enum BackendError {
     /// The byte length of a weight does not match its type and shape.
     #[error("tensor {name}: {got} bytes, expected {want} for {ty:?} {shape}")]
     BadSize { name: String, ty: GgmlType, shape: WeightShape, got: usize, want: usize },
+    /// The device refused the weight (out of memory, a buffer over its limits, a device error).
+    /// `requested` and `uploaded` are bytes: this weight, and the weights already on the device.
+    #[error("tensor {name}: device `{device}` cannot hold {requested} more bytes ({uploaded} bytes of weights already uploaded): {message}")]
+    Device { name: String, device: String, requested: u64, uploaded: u64, message: String },
 }
 
 /// A compute device with its buffers and kernels.
