@@ -44,15 +44,27 @@ pub(crate) fn matmul(rec: &mut Recorder<'_>, w: &WgpuWeight, x: &WgpuBuffer, n: 
     record_matmul(rec, w, 0, rows, &o);
 }
 
-/// `y [n, cols] = x [n, rows] · W`: parts after the first accumulate into `y`.
+/// Weight rows one `matmul_t` dispatch walks. Each workgroup loops over all of them; on Mesa
+/// lavapipe (llvmpipe 15) a dispatch whose loop ran past ~55 000 rows (~860 iterations of 64)
+/// silently dropped the rest (measured: rows ≥ 56 000 contributed 0), so long parts — the
+/// 262 144-row embedding — are walked in chunks that accumulate.
+const MATMUL_T_ROWS: usize = 16_384;
+
+/// `y [n, cols] = x [n, rows] · W`: dispatches after the first accumulate into `y`.
 pub(crate) fn matmul_transposed(rec: &mut Recorder<'_>, w: &WgpuWeight, x: &WgpuBuffer, n: usize, y: &WgpuBuffer) {
     let (rows, cols) = (w.shape.rows, w.shape.cols);
     assert!(x.len >= n * rows && y.len >= n * cols, "matmul_transposed: buffers too small");
-    for (i, (part, prow, cnt, _)) in w.spans(0, rows).enumerate() {
+    let groups = [cols.div_ceil(32) as u32, n.div_ceil(8) as u32, 1];
+    let mut first = true;
+    for (part, prow, cnt, _) in w.spans(0, rows) {
         debug_assert_eq!(prow, 0);
-        let params = [u(n), u(cnt), u(cols), 0, u(rows), u(part.row0), 0, (i > 0) as u32, u(w.row_bytes)];
-        let groups = [cols.div_ceil(32) as u32, n.div_ceil(8) as u32, 1];
-        rec.dispatch(Kernel::MatmulT(w.ty), &params, &[Bind::Buf(&part.buf), Bind::Buf(&x.buf), Bind::Buf(&y.buf)], groups);
+        for r0 in (0..cnt.max(1)).step_by(MATMUL_T_ROWS) {
+            let len = MATMUL_T_ROWS.min(cnt - r0);
+            let params =
+                [u(n), u(len), u(cols), 0, u(rows), u(part.row0 + r0), 0, (!first) as u32, u(w.row_bytes), u(r0)];
+            rec.dispatch(Kernel::MatmulT(w.ty), &params, &[Bind::Buf(&part.buf), Bind::Buf(&x.buf), Bind::Buf(&y.buf)], groups);
+            first = false;
+        }
     }
 }
 

@@ -181,3 +181,21 @@ fn upload_rejects_bad_sizes_and_types() {
     let err = g.upload_weight(source("iq", GgmlType::IQ2_XXS, shape(1, 256), &[0u8; 66])).err().expect("type rejected");
     assert!(err.to_string().contains("not supported"), "{err}");
 }
+
+// Regression: one lavapipe dispatch walking ≥ 56 000 weight rows dropped the later rows (found
+// with the 262 144-row embedding); the host now walks long parts in chunks. 70 000 rows crosses
+// that limit and the 16 384-row chunk boundary several times.
+#[test]
+fn matmul_transposed_over_many_rows() {
+    let (g, c) = (gpu(), cpu());
+    let (rows, cols, n) = (70_000, 32, 2);
+    let (bytes, _) = weight(GgmlType::F32, shape(rows, cols), 77);
+    let x = Rng::new(78).vec(n * rows, 1.0);
+    let w = g.upload_weight(source("emb", GgmlType::F32, shape(rows, cols), &bytes)).expect("upload");
+    let mut y = g.alloc(n * cols);
+    g.matmul_transposed(&w, &buf(g, &x), n, &mut y);
+    let wc = c.upload_weight(source("emb", GgmlType::F32, shape(rows, cols), &bytes)).expect("cpu upload");
+    let mut yc = c.alloc(n * cols);
+    c.matmul_transposed(&wc, &buf(c, &x), n, &mut yc);
+    assert_close("matmul_transposed 70000 rows vs cpu", &get(g, &y, n * cols), &yc, TOL_CPU_FLOAT);
+}

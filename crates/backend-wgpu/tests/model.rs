@@ -1,7 +1,10 @@
 //! End to end: the nano DiffusionGemma (tests/fixtures/generated/nano-*.gguf) through the model
 //! graph of crates/model on the GPU vs the same graph on the CPU backend, and vs transformers'
 //! golden logits (tests/fixtures/golden/nano). Encoder prefill, denoiser with and without
-//! self-conditioning, and a committed canvas, as in the model crate's golden tests.
+//! self-conditioning, and a committed canvas, as in the model crate's golden tests. Then
+//! tiny-gemma-vocab (the real 262,144-token vocabulary, tied embedding split over several
+//! storage bindings on devices like lavapipe): one denoiser pass with and without
+//! self-conditioning.
 
 mod common;
 
@@ -19,12 +22,13 @@ fn fixture(rel: &str) -> PathBuf {
     p
 }
 
-/// The golden tensors of the nano checkpoint.
+/// The golden tensors of one checkpoint (transformers' outputs).
 struct Golden(Vec<u8>);
 
 impl Golden {
-    fn open() -> Self {
-        Self(std::fs::read(fixture("tests/fixtures/golden/nano/golden.safetensors")).expect("read golden"))
+    /// `dir`: the folder holding `golden.safetensors`, relative to the repository root.
+    fn open(dir: &str) -> Self {
+        Self(std::fs::read(fixture(&format!("{dir}/golden.safetensors"))).expect("read golden"))
     }
     fn tensor(&self, name: &str) -> (safetensors::Dtype, Vec<u8>) {
         let st = safetensors::SafeTensors::deserialize(&self.0).expect("golden parses");
@@ -165,7 +169,7 @@ fn argmax_agreement(got: &[f32], want: &[f32], width: usize) -> f64 {
 /// distance to the plain CPU backend (8-bit activations for block types) and to transformers.
 fn check(gguf: &str, tol: f64, cpu_tol: f64, min_cpu_agree: f64) {
     let file = GgufFile::open(fixture(&format!("tests/fixtures/generated/{gguf}"))).expect("gguf opens");
-    let g = Golden::open();
+    let g = Golden::open("tests/fixtures/golden/nano");
     let (gpu_out, vocab) = decoder_logits(common::gpu(), &file, &g);
     let (ref_out, _) = decoder_logits(&DecodedCpu(common::cpu()), &file, &g);
     let (cpu_out, _) = decoder_logits(common::cpu(), &file, &g);
@@ -209,4 +213,48 @@ fn nano_q8_0_gpu_matches_decoded_cpu() {
 #[test]
 fn nano_q4_k_m_gpu_matches_decoded_cpu() {
     check("nano-q4_k_m.gguf", 1e-4, 0.8, 0.75);
+}
+
+/// Prefill of the golden prompt, then the first canvas denoised without and with
+/// self-conditioning: `[(name, logits)]` and the vocabulary size.
+fn first_canvas_logits<B: Backend>(backend: &B, file: &GgufFile, g: &Golden, case: &str) -> (Vec<(String, Vec<f32>)>, usize) {
+    let model = Model::load(file, backend).expect("model loads");
+    let cfg = &model.cfg;
+    let prompt = g.ids(&format!("{case}.prompt_ids"));
+    let mut cache = KvCache::new(backend, cfg, prompt.len() + cfg.canvas);
+    let mut s = Scratch::new(backend, cfg, 64, true);
+    model.encode(&prompt, &mut cache, &mut s, None).unwrap();
+    let canvas = g.ids(&format!("{case}.dec0.canvas"));
+    let mut plain = vec![0f32; canvas.len() * cfg.vocab];
+    model.denoise(&canvas, &cache, None, &mut s, &mut plain, None).unwrap();
+    let mut sc = vec![0f32; canvas.len() * cfg.vocab];
+    let z = g.f32(&format!("{case}.dec0_sc.z_prev"));
+    model.denoise(&canvas, &cache, Some(&z), &mut s, &mut sc, None).unwrap();
+    (vec![(format!("{case}.dec0.logits"), plain), (format!("{case}.dec0_sc.logits"), sc)], cfg.vocab)
+}
+
+// The real vocabulary: a 262,144 × 256 f32 tied embedding (256 MiB), which lavapipe's 128 MiB
+// storage bindings force into three parts, read by get_rows, the lm-head matmul and the
+// soft-embedding matmul_transposed of self-conditioning.
+#[test]
+fn tiny_gemma_vocab_f32_gpu_matches_cpu() {
+    let file = GgufFile::open(fixture("tests/fixtures/generated/tiny-gemma-vocab-f32.gguf")).expect("gguf opens");
+    let g = Golden::open("tests/fixtures/generated/golden/tiny-gemma-vocab");
+    let (gpu_out, vocab) = first_canvas_logits(common::gpu(), &file, &g, "long");
+    let (cpu_out, _) = first_canvas_logits(common::cpu(), &file, &g, "long");
+    assert_eq!(vocab, 262_144);
+    for ((name, got), (_, want)) in gpu_out.iter().zip(&cpu_out) {
+        let e = common::rel_err(got, want);
+        let a = argmax_agreement(got, want, vocab);
+        let ge = common::rel_err(got, &g.f32(name));
+        let ga = argmax_agreement(got, &g.f32(name), vocab);
+        eprintln!(
+            "measured tiny-gemma-vocab {name}: gpu vs cpu {e:.2e} argmax {:.1} %; vs transformers {ge:.2e} argmax {:.1} %",
+            a * 100.0,
+            ga * 100.0
+        );
+        assert!(e <= 1e-4, "tiny-gemma-vocab {name}: gpu vs cpu relative error {e:.3e} > 1e-4");
+        assert!(a >= 0.99, "tiny-gemma-vocab {name}: gpu vs cpu argmax agreement {a:.3} < 0.99");
+        assert!(ge <= 1e-4, "tiny-gemma-vocab {name}: gpu vs transformers relative error {ge:.3e} > 1e-4");
+    }
 }

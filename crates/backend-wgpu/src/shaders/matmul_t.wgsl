@@ -1,4 +1,4 @@
-// y[t, c] (+)= Σ_v x[t, x_col0 + v] · W[v, c] for the `rows` weight rows of one buffer part.
+// y[t, c] (+)= Σ_v x[t, x_col0 + v] · W[w_row0 + v, c] for `rows` weight rows of one buffer part.
 // A workgroup owns one 32-column chunk × 8 tokens and walks the rows 64 at a time: each thread
 // decodes one row's chunk into shared memory, then each thread accumulates 4 columns of one token.
 
@@ -12,6 +12,8 @@ struct Params {
     y_off: u32,
     accumulate: u32,
     row_bytes: u32,
+    // First weight row of this dispatch within the part (the host walks long parts in chunks).
+    w_row0: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -32,7 +34,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     for (var v0 = 0u; v0 < p.rows; v0 += 64u) {
         let v = v0 + li;
         if (v < p.rows) {
-            var d = dq_chunk(v * p.row_bytes, c, p.cols);
+            var d = dq_chunk((p.w_row0 + v) * p.row_bytes, c, p.cols);
             for (var k = 0u; k < 32u; k++) {
                 ws[li * 32u + k] = d[k];
             }
