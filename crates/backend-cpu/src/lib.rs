@@ -9,6 +9,7 @@ mod elementwise;
 mod math;
 mod matmul;
 mod moe;
+mod transposed;
 mod weight;
 
 use std::sync::Mutex;
@@ -101,7 +102,7 @@ impl Backend for CpuBackend {
     }
 
     fn matmul_transposed(&self, w: &CpuWeight<'_>, x: &Vec<f32>, n: usize, y: &mut Vec<f32>) {
-        self.pool.install(|| matmul::matmul_transposed(w, x, n, y));
+        self.pool.install(|| transposed::matmul_transposed(w, x, n, y));
     }
 
     fn rms_norm(&self, x: &mut Vec<f32>, groups: usize, width: usize, weight: Option<&Vec<f32>>, eps: f32) {

@@ -14,8 +14,9 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     dot_body::<false>(a, b)
 }
 
+/// Whether this CPU has AVX2 and FMA (checked once per process).
 #[cfg(target_arch = "x86_64")]
-fn has_fma() -> bool {
+pub(crate) fn has_fma() -> bool {
     use std::sync::OnceLock;
     static FMA: OnceLock<bool> = OnceLock::new();
     *FMA.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))

@@ -1,4 +1,4 @@
-//! Products with weights: `y = x Wᵀ` (linear layers), `y = x W` (soft embedding), row gathers.
+//! Products with weights: `y = x Wᵀ` (linear layers) and row gathers; `y = x W` (soft embedding) is in transposed.rs.
 //!
 //! Weights are decoded to f32 a tile of rows at a time and dotted with every activation row, so
 //! each weight byte is read once per call however many rows `x` has; accumulation is f32 in a
@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use dgemma_quant::kernels::{matmul_prepared, Activations};
 
-use crate::math::{axpy, dot, SyncPtr};
+use crate::math::{dot, SyncPtr};
 use crate::weight::{decode, is_float, CpuWeight};
 
 /// Weight rows decoded per task.
@@ -87,65 +87,6 @@ pub(crate) fn matmul(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32], acts
                     // SAFETY: index r·rows + o0 + i < n·rows ≤ y.len(), and tile `ti` is the
                     // only task writing output columns o0..o0+t.
                     unsafe { out.write(r * rows + o0 + i, dot(xr, &tile[i * cols..(i + 1) * cols])) };
-                }
-            }
-        },
-    );
-}
-
-/// `y [n, cols] = x [n, rows] · W`: every task owns a block-aligned column segment of `y` for a
-/// group of rows and walks all weight rows, decoding only its segment.
-///
-/// The sum runs over all `rows` (the whole vocabulary for the soft embedding, 262,144 terms of
-/// similar size): terms are summed in f32 over runs of [`SUM_RUN`] rows and the runs in f64, so
-/// the rounding error does not grow with the vocabulary.
-pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32]) {
-    let (rows, cols) = (w.shape.rows, w.shape.cols);
-    assert!(x.len() >= n * rows && y.len() >= n * cols, "matmul_transposed: buffers too small");
-    let bs = w.ty.block_size();
-    // Segments of whole blocks, about 256 wide; row groups of 32 keep y's segment in cache.
-    let seg = (256usize.div_ceil(bs) * bs).min(cols);
-    let n_seg = cols.div_ceil(seg);
-    const ROW_GROUP: usize = 32;
-    const SUM_RUN: usize = 512;
-    let n_grp = n.div_ceil(ROW_GROUP);
-    let out = SyncPtr(y.as_mut_ptr());
-    let bytes_per_block = w.ty.type_size();
-    (0..n_seg * n_grp).into_par_iter().for_each_init(
-        || (vec![0f32; seg], vec![0f32; ROW_GROUP * seg], vec![0f64; ROW_GROUP * seg]),
-        |(wrow, acc, total), task| {
-            let (s, g) = (task % n_seg, task / n_seg);
-            let c0 = s * seg;
-            let width = seg.min(cols - c0);
-            let r0 = g * ROW_GROUP;
-            let m = ROW_GROUP.min(n - r0);
-            acc[..m * width].fill(0.0);
-            total[..m * width].fill(0.0);
-            let (b0, b1) = (c0 / bs * bytes_per_block, (c0 + width) / bs * bytes_per_block);
-            for v in 0..rows {
-                let mut decoded = false;
-                for r in 0..m {
-                    let p = x[(r0 + r) * rows + v];
-                    if p == 0.0 {
-                        continue; // exact: adds nothing
-                    }
-                    if !decoded {
-                        decode(w.ty, &w.row(0, v)[b0..b1], &mut wrow[..width]);
-                        decoded = true;
-                    }
-                    axpy(p, &wrow[..width], &mut acc[r * width..(r + 1) * width]);
-                }
-                if (v + 1) % SUM_RUN == 0 || v + 1 == rows {
-                    for (t, a) in total[..m * width].iter_mut().zip(acc[..m * width].iter_mut()) {
-                        *t += *a as f64;
-                        *a = 0.0;
-                    }
-                }
-            }
-            for r in 0..m {
-                for c in 0..width {
-                    // SAFETY: (row group, segment) pairs are disjoint between tasks, indices < n·cols.
-                    unsafe { out.write((r0 + r) * cols + c0 + c, total[r * width + c] as f32) };
                 }
             }
         },

@@ -77,6 +77,50 @@ fn matmul_transposed_is_x_times_w_and_skips_nothing_but_zeros() {
     assert!(max_diff(&y, &want) < 1e-5);
 }
 
+/// Odd shapes (n = 1, 3, 256; a last column segment narrower than the others; vocabularies that
+/// split into several row ranges) and block types, against f64 sums over the decoded weights;
+/// results must be bit-identical at 1 and 3 threads.
+#[test]
+fn matmul_transposed_odd_shapes_and_block_types_match_naive_at_any_thread_count() {
+    let (b1, b3) = (CpuBackend::new(1).unwrap(), CpuBackend::new(3).unwrap());
+    for (ty, rows, cols, n) in [
+        (GgmlType::F32, 1500, 300, 1),
+        (GgmlType::BF16, 700, 37, 3),
+        (GgmlType::Q8_0, 1100, 288, 3),
+        (GgmlType::Q6_K, 1300, 768, 256),
+        (GgmlType::Q8_0, 40, 32, 256),
+    ] {
+        let w = values(rows * cols, 5);
+        let mut data = vec![0u8; ty.row_bytes(cols).unwrap() * rows];
+        dgemma_quant::quantize(ty, &w, &mut data).unwrap();
+        let mut wd = vec![0f32; rows * cols];
+        dgemma_quant::dequantize(ty, &data, &mut wd).unwrap();
+        let mut x = values(n * rows, 6);
+        // A weight row no activation row uses, and scattered zeros.
+        for r in 0..n {
+            x[r * rows + 3] = 0.0;
+        }
+        x.iter_mut().step_by(7).for_each(|v| *v = 0.0);
+        let shape = WeightShape { rows, cols, experts: 1 };
+        let mut ys = Vec::new();
+        for b in [&b1, &b3] {
+            let wt = b.upload_weight(WeightSource { name: "emb", ty, shape, data: &data }).unwrap();
+            let mut y = b.alloc(n * cols);
+            b.matmul_transposed(&wt, &x, n, &mut y);
+            ys.push(y);
+        }
+        assert!(ys[0].iter().zip(&ys[1]).all(|(a, b)| a.to_bits() == b.to_bits()), "{ty:?}: thread count changed the result");
+        for r in 0..n {
+            for c in 0..cols {
+                let terms = (0..rows).map(|v| x[r * rows + v] as f64 * wd[v * cols + c] as f64);
+                let (want, mag) = terms.fold((0.0, 0.0), |(s, m), t| (s + t, m + t.abs()));
+                let got = ys[0][r * cols + c] as f64;
+                assert!((got - want).abs() <= 1e-5 * mag + 1e-7, "{ty:?} [{rows}x{cols}] n={n} y[{r},{c}] = {got}, want {want}");
+            }
+        }
+    }
+}
+
 #[test]
 fn wrong_weight_size_and_unsupported_type_are_errors() {
     let b = CpuBackend::new(1).unwrap();
