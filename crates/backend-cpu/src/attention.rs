@@ -3,6 +3,7 @@
 use dgemma_backend::{AttnGeometry, KvSegment, Mask};
 use rayon::prelude::*;
 
+use crate::fast_math;
 use crate::math::{axpy, dot};
 
 /// See [`dgemma_backend::Backend::attention`].
@@ -42,7 +43,7 @@ pub(crate) fn attention(
                 }
                 let mut sum = 0f32;
                 for s in scores.iter_mut() {
-                    *s = if *s == f32::NEG_INFINITY { 0.0 } else { (*s - max).exp() };
+                    *s = fast_math::exp(*s - max); // masked: exp(−∞) = 0
                     sum += *s;
                 }
                 let inv = 1.0 / sum;

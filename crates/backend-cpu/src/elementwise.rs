@@ -2,10 +2,14 @@
 
 use rayon::prelude::*;
 
-use crate::math::{gelu_tanh, rms_inv};
+use crate::fast_math::{self, isa};
+use crate::math::rms_inv;
 
 /// Below this many elements an op runs on the calling thread (spawning costs more).
 const PAR_MIN: usize = 1 << 14;
+/// Elements per parallel task of the element-wise kernels: large enough that a task is one
+/// vectorised loop, small enough (64 KiB) to stay in L2 and balance over threads.
+const CHUNK: usize = 1 << 14;
 
 /// See [`dgemma_backend::Backend::rms_norm`].
 pub(crate) fn rms_norm(x: &mut [f32], groups: usize, width: usize, weight: Option<&[f32]>, eps: f32) {
@@ -47,20 +51,31 @@ pub(crate) fn rope(x: &mut [f32], rows: usize, heads: usize, d: usize, pos0: usi
 
 /// `gate = gelu_tanh(gate) · up`.
 pub(crate) fn gelu_mul(gate: &mut [f32], up: &[f32], n: usize) {
-    let f = |(g, u): (&mut f32, &f32)| *g = gelu_tanh(*g) * u;
+    let isa = isa();
     if n >= PAR_MIN {
-        gate[..n].par_iter_mut().zip(&up[..n]).for_each(f);
+        gate[..n].par_chunks_mut(CHUNK).zip(up[..n].par_chunks(CHUNK)).for_each(|(g, u)| fast_math::gelu_mul(isa, g, u));
     } else {
-        gate[..n].iter_mut().zip(&up[..n]).for_each(f);
+        fast_math::gelu_mul(isa, &mut gate[..n], &up[..n]);
     }
 }
 
-/// Apply `f` to the first `n` elements.
-pub(crate) fn map(x: &mut [f32], n: usize, f: impl Fn(f32) -> f32 + Sync) {
+/// `x = cap · tanh(x / cap)` over the first `n` elements.
+pub(crate) fn softcap(x: &mut [f32], cap: f32, n: usize) {
+    let isa = isa();
     if n >= PAR_MIN {
-        x[..n].par_iter_mut().for_each(|v| *v = f(*v));
+        x[..n].par_chunks_mut(CHUNK).for_each(|c| fast_math::softcap(isa, c, cap));
     } else {
-        x[..n].iter_mut().for_each(|v| *v = f(*v));
+        fast_math::softcap(isa, &mut x[..n], cap);
+    }
+}
+
+/// `x *= s` over the first `n` elements.
+pub(crate) fn scale(x: &mut [f32], s: f32, n: usize) {
+    let isa = isa();
+    if n >= PAR_MIN {
+        x[..n].par_chunks_mut(CHUNK).for_each(|c| fast_math::scale(isa, c, s));
+    } else {
+        fast_math::scale(isa, &mut x[..n], s);
     }
 }
 
@@ -73,16 +88,13 @@ pub(crate) fn add(dst: &mut [f32], src: &[f32], n: usize) {
     }
 }
 
-/// Row softmax with max subtraction, sums in f64.
+/// Row softmax with max subtraction, sums in f64; one task per row.
 pub(crate) fn softmax(x: &[f32], out: &mut [f32], rows: usize, width: usize) {
+    let isa = isa();
     out[..rows * width].par_chunks_mut(width).zip(x[..rows * width].par_chunks(width)).for_each(|(o, xr)| {
-        let m = xr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut z = 0f64;
-        for (ov, &xv) in o.iter_mut().zip(xr) {
-            *ov = (xv - m).exp();
-            z += *ov as f64;
-        }
-        let inv = (1.0 / z) as f32;
-        o.iter_mut().for_each(|v| *v *= inv);
+        let m = fast_math::max(isa, xr);
+        o.copy_from_slice(xr);
+        let z = fast_math::exp_shifted_sum(isa, o, m);
+        fast_math::scale(isa, o, (1.0 / z) as f32);
     });
 }

@@ -6,6 +6,7 @@
 
 mod attention;
 mod elementwise;
+mod fast_math;
 mod math;
 mod matmul;
 mod moe;
@@ -141,11 +142,11 @@ impl Backend for CpuBackend {
     }
 
     fn scale(&self, x: &mut Vec<f32>, s: f32, n: usize) {
-        self.pool.install(|| elementwise::map(x, n, |v| v * s));
+        self.pool.install(|| elementwise::scale(x, s, n));
     }
 
     fn softcap(&self, x: &mut Vec<f32>, cap: f32, n: usize) {
-        self.pool.install(|| elementwise::map(x, n, |v| cap * (v / cap).tanh()));
+        self.pool.install(|| elementwise::softcap(x, cap, n));
     }
 
     fn softmax(&self, x: &Vec<f32>, out: &mut Vec<f32>, rows: usize, width: usize) {

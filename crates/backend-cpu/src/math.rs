@@ -1,4 +1,4 @@
-//! Scalar building blocks shared by the ops: dot products, GELU, RMS scale.
+//! Scalar building blocks shared by the ops: dot products, RMS scale.
 
 /// f32 dot product with eight independent accumulators and a fixed summation order, so the
 /// result does not depend on the thread that computes it. Uses AVX2+FMA where the CPU has it
@@ -66,13 +66,6 @@ pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// GELU, tanh approximation (`gelu_pytorch_tanh`).
-#[inline]
-pub(crate) fn gelu_tanh(x: f32) -> f32 {
-    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-    0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())
-}
-
 /// `(mean(x²) + eps)^(-1/2)`, the sum taken in f64 so long rows lose no precision.
 #[inline]
 pub(crate) fn rms_inv(x: &[f32], eps: f32) -> f32 {
@@ -109,14 +102,5 @@ mod tests {
         let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.11).cos()).collect();
         let naive: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
         assert!((dot(&a, &b) as f64 - naive).abs() < 1e-5);
-    }
-
-    #[test]
-    fn gelu_tanh_matches_the_f64_formula() {
-        for i in -40..=40 {
-            let x = i as f64 * 0.15;
-            let want = 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh());
-            assert!((gelu_tanh(x as f32) as f64 - want).abs() < 1e-6, "x = {x}");
-        }
     }
 }

@@ -8,7 +8,8 @@ use dgemma_backend::MoeRoute;
 use dgemma_quant::kernels::Activations;
 use rayon::prelude::*;
 
-use crate::math::{gelu_tanh, SyncPtr};
+use crate::fast_math::{self, isa};
+use crate::math::SyncPtr;
 use crate::matmul::matmul_serial;
 use crate::weight::CpuWeight;
 
@@ -75,11 +76,10 @@ pub(crate) fn moe(gate_up: &CpuWeight<'_>, down: &CpuWeight<'_>, x: &[f32], rout
             matmul_serial(&gate_up.expert(e), &wk.x, m, &mut wk.gu, &mut wk.tile, &mut wk.acts);
             wk.act.resize(m * inter, 0.0);
             for i in 0..m {
-                let g = &wk.gu[i * two_i..i * two_i + inter];
-                let u = &wk.gu[i * two_i + inter..(i + 1) * two_i];
-                for ((a, &gv), &uv) in wk.act[i * inter..(i + 1) * inter].iter_mut().zip(g).zip(u) {
-                    *a = gelu_tanh(gv) * uv;
-                }
+                let (g, u) = wk.gu[i * two_i..(i + 1) * two_i].split_at(inter);
+                let a = &mut wk.act[i * inter..(i + 1) * inter];
+                a.copy_from_slice(g);
+                fast_math::gelu_mul(isa(), a, u);
             }
             wk.y.resize(m * h, 0.0);
             matmul_serial(&down.expert(e), &wk.act, m, &mut wk.y, &mut wk.tile, &mut wk.acts);
