@@ -14,8 +14,10 @@
 
 use dgemma_quant::GgmlType;
 
+mod profile;
 mod types;
 
+pub use profile::{PhaseTime, Profiled, UNMARKED_PHASE};
 pub use types::{AttnGeometry, KvSegment, Mask, MoeRoute, WeightShape, WeightSource};
 
 /// Errors a backend reports while loading weights.
@@ -47,6 +49,10 @@ pub trait Backend: Send + Sync {
     fn name(&self) -> &'static str;
     /// Number of worker threads (CPU) or 0 when not meaningful.
     fn threads(&self) -> usize;
+    /// The model is entering phase `name` (attention, experts, LM head, ...): a hint for
+    /// profilers such as [`Profiled`], which charge the following ops to it. Backends that do not
+    /// profile ignore it (the default), so marks cost nothing.
+    fn phase(&self, _name: &'static str) {}
 
     // ---- buffers -------------------------------------------------------------------------
     /// A zero-filled buffer of `len` f32.

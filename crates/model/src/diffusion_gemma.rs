@@ -65,6 +65,7 @@ impl<'a, B: Backend> Model<'a, B> {
         let h = self.cfg.hidden;
         for chunk in tokens.chunks(s.chunk) {
             let (n, pos0) = (chunk.len(), cache.next_pos());
+            self.backend.phase("embed");
             self.backend.get_rows(&self.weights.token_embd, chunk, (h as f32).sqrt(), &mut s.h);
             record(self.backend, &mut trace, 0, &s.h, n * h);
             let last = self.cfg.n_layers() - 1;
@@ -111,6 +112,7 @@ impl<'a, B: Backend> Model<'a, B> {
         self.check_tokens(canvas)?;
         cache.check_room("denoising", c)?;
         let pos0 = cache.next_pos();
+        self.backend.phase("embed");
         self.backend.get_rows(&self.weights.token_embd, canvas, (h as f32).sqrt(), &mut s.h);
         if let Some(z) = self_cond {
             if z.len() != c * v {
@@ -118,6 +120,7 @@ impl<'a, B: Backend> Model<'a, B> {
             }
             self.self_condition(z, c, s);
         }
+        self.backend.phase("embed");
         self.backend.rms_norm(&mut s.h, c, h, None, self.cfg.eps); // canvas rows only
         record(self.backend, &mut trace, 0, &s.h, c * h);
         for l in 0..self.cfg.n_layers() {
@@ -127,6 +130,7 @@ impl<'a, B: Backend> Model<'a, B> {
         }
         let mut logits = std::mem::replace(&mut s.logits, self.backend.alloc(0));
         self.lm_head(c, s, &mut logits);
+        self.backend.phase("logits.read");
         self.backend.read(&logits, 0, logits_out);
         s.logits = logits;
         Ok(())
@@ -142,6 +146,7 @@ impl<'a, B: Backend> Model<'a, B> {
         let rope = if spec.sliding { &self.weights.rope_sliding } else { &self.weights.rope_full };
 
         // 5.1 attention
+        b.phase("attn.qkv");
         b.copy(&s.h, 0, &mut s.a, 0, n * h);
         b.rms_norm(&mut s.a, n, h, Some(&w.attn_norm), eps);
         b.matmul(&w.attn_q, &s.a, n, &mut s.q);
@@ -166,12 +171,15 @@ impl<'a, B: Backend> Model<'a, B> {
         };
         let geo = AttnGeometry { rows: n, heads: nh, kv_heads: nkv, head_dim: d, q_pos0: pos0 };
         let new = KvSegment { k: &s.k, v: &s.v, len: n, pos0 };
+        b.phase("attn.core");
         b.attention(&s.q, geo, cache.segment(l), new, mask, &mut s.attn);
+        b.phase("attn.out");
         b.matmul(&w.attn_output, &s.attn, n, &mut s.o);
         b.rms_norm(&mut s.o, n, h, Some(&w.post_attention_norm), eps);
         b.add(&mut s.h, &s.o, n * h); // h1
 
         // 5.2 dense MLP
+        b.phase("mlp.dense");
         b.copy(&s.h, 0, &mut s.a, 0, n * h);
         b.rms_norm(&mut s.a, n, h, Some(&w.ffn_norm), eps);
         b.matmul(&w.ffn_gate, &s.a, n, &mut s.gate);
@@ -181,18 +189,21 @@ impl<'a, B: Backend> Model<'a, B> {
         b.rms_norm(&mut s.dense, n, h, Some(&w.post_ffw_norm_1), eps);
 
         // 5.2 router (reads the raw h1) and experts (read pre_ffw_norm_2(h1))
+        b.phase("moe.router");
         b.copy(&s.h, 0, &mut s.a, 0, n * h);
         b.rms_norm(&mut s.a, n, h, Some(&w.router_scale), eps);
         b.matmul(&w.router, &s.a, n, &mut s.router_logits);
         let e = self.cfg.experts;
         b.read(&s.router_logits, 0, &mut s.router_host[..n * e]);
         route_top_k(&s.router_host[..n * e], n, e, self.cfg.top_k, &w.expert_scale, &mut s.route);
+        b.phase("moe.experts");
         b.copy(&s.h, 0, &mut s.a, 0, n * h);
         b.rms_norm(&mut s.a, n, h, Some(&w.pre_ffw_norm_2), eps);
         b.moe(&w.gate_up_exps, &w.down_exps, &s.a, &s.route, &mut s.moe);
         b.rms_norm(&mut s.moe, n, h, Some(&w.post_ffw_norm_2), eps);
 
         // h2 = (h1 + post_ffw_norm(dense + moe)) · layer_scalar
+        b.phase("ffn.residual");
         b.add(&mut s.dense, &s.moe, n * h);
         b.rms_norm(&mut s.dense, n, h, Some(&w.post_ffw_norm), eps);
         b.add(&mut s.h, &s.dense, n * h);
@@ -206,10 +217,12 @@ impl<'a, B: Backend> Model<'a, B> {
     /// Self-conditioning (7): `h += MLP(pre_norm(softmax(z) · Emb · √H))` on the canvas rows.
     fn self_condition(&self, z: &[f32], c: usize, s: &mut Scratch<B>) {
         let (b, w, cfg) = (self.backend, &self.weights, &self.cfg);
+        b.phase("self_cond.soft_embed");
         b.write(&mut s.logits, 0, z);
         b.softmax(&s.logits, &mut s.probs, c, cfg.vocab);
         b.matmul_transposed(&w.token_embd, &s.probs, c, &mut s.a);
         b.scale(&mut s.a, (cfg.hidden as f32).sqrt(), c * cfg.hidden);
+        b.phase("self_cond.mlp");
         b.rms_norm(&mut s.a, c, cfg.hidden, Some(&w.self_cond_pre_norm), cfg.eps);
         b.matmul(&w.self_cond_gate, &s.a, c, &mut s.gate);
         b.matmul(&w.self_cond_up, &s.a, c, &mut s.up);
@@ -221,10 +234,12 @@ impl<'a, B: Backend> Model<'a, B> {
     /// LM head (3): `softcap(Emb · output_norm(h))` for `n` rows into `out [n, V]`.
     fn lm_head(&self, n: usize, s: &mut Scratch<B>, out: &mut B::Buffer) {
         let (b, h) = (self.backend, self.cfg.hidden);
+        b.phase("lm_head.matmul");
         b.copy(&s.h, 0, &mut s.a, 0, n * h);
         b.rms_norm(&mut s.a, n, h, Some(&self.weights.output_norm), self.cfg.eps);
         b.matmul(&self.weights.token_embd, &s.a, n, out);
         if let Some(cap) = self.cfg.softcap {
+            b.phase("lm_head.softcap");
             b.softcap(out, cap, n * self.cfg.vocab);
         }
     }

@@ -1,12 +1,18 @@
 //! `dgemma bench -m MODEL.gguf`: llama-bench-like throughput table — prefill tok/s, denoiser
 //! ms/step at the model's canvas length with a fixed number of steps, end-to-end tok/s of one
-//! canvas, peak RSS — over `-r` repetitions, as a table or `-o json`.
+//! canvas, peak RSS — over `-r` repetitions, as a table or `-o json`. `--profile` adds the time of
+//! each model phase per denoiser step (through [`Profiled`]) and the sampler's time per step;
+//! `--kernel TYPE:ROWSxCOLS:N,..` times single matmuls instead (see [`kernels`]).
+
+mod kernels;
+mod profile;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
-use dgemma_backend::Backend;
+use anyhow::{bail, Context, Result};
+use dgemma_backend::{Backend, Profiled};
+use dgemma_backend_cpu::CpuBackend;
 use dgemma_model::{KvCache, Model, Scratch, Session};
 use dgemma_sampler::{generate, GenerateConfig, LlamaRng, SamplerParams};
 use serde_json::json;
@@ -16,8 +22,8 @@ use super::run::{open_backend, open_model_file};
 #[derive(clap::Args)]
 pub struct Args {
     /// Model file (GGUF, arch diffusion-gemma).
-    #[arg(short = 'm', long)]
-    pub model: PathBuf,
+    #[arg(short = 'm', long, required_unless_present = "kernel")]
+    pub model: Option<PathBuf>,
     /// Prompt tokens for the prefill test (ppN).
     #[arg(short = 'p', long, default_value_t = 512)]
     pub n_prompt: usize,
@@ -39,6 +45,14 @@ pub struct Args {
     /// Output format: `table` or `json`.
     #[arg(short = 'o', long, default_value = "table")]
     pub output: String,
+    /// Also report ms per model phase per denoiser step (attention, experts, LM head, ...) and
+    /// the sampler's ms per step.
+    #[arg(long)]
+    pub profile: bool,
+    /// Time single matmuls instead of a model: `TYPE:ROWSxCOLS:N[,N..]` (e.g. `q8_0:4096x2816:1,16,256`),
+    /// repeatable; `-r` is the minimum number of timed calls per case.
+    #[arg(long, value_parser = kernels::parse_spec)]
+    pub kernel: Vec<kernels::KernelSpec>,
 }
 
 /// Deterministic token ids in `[3, vocab)` (skips pad/eos/bos so nothing is special).
@@ -94,8 +108,22 @@ pub fn run(args: Args) -> Result<()> {
         bail!("-r, --steps and -p must be > 0");
     }
     let backend = open_backend(&args.backend, args.threads)?;
-    let file = open_model_file(&args.model)?;
-    let model = Model::load(&file, &backend)?;
+    if !args.kernel.is_empty() {
+        return kernels::run(&backend, &args.kernel, args.repetitions, args.output == "json");
+    }
+    if args.profile {
+        let profiled = Profiled::new(backend);
+        measure(&args, &profiled, Some(&profiled))
+    } else {
+        measure(&args, &backend, None)
+    }
+}
+
+/// Every test on `backend`; `profiler` is the same backend when `--profile` wraps it.
+fn measure<B: Backend>(args: &Args, backend: &B, profiler: Option<&Profiled<CpuBackend>>) -> Result<()> {
+    let path = args.model.as_ref().context("-m MODEL is required")?;
+    let file = open_model_file(path)?;
+    let model = Model::load(&file, backend)?;
     let cfg = &model.cfg;
     let (c, v) = (cfg.canvas, cfg.vocab);
     let ctx = args.n_prompt + c;
@@ -105,22 +133,29 @@ pub fn run(args: Args) -> Result<()> {
     let prompt = tokens(args.n_prompt, v, 1);
     let canvas = tokens(c, v, 2);
     let (mut pp, mut step_ms, mut e2e, mut tpf) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut prof = profile::PhaseProfile::default();
     let mut logits = vec![0f32; c * v];
     let mut z = vec![0f32; c * v];
     for rep in 0..args.repetitions {
         // Prefill.
-        let mut cache = KvCache::new(&backend, cfg, ctx);
-        let mut s = Scratch::new(&backend, cfg, args.batch, true);
+        let mut cache = KvCache::new(backend, cfg, ctx);
+        let mut s = Scratch::new(backend, cfg, args.batch, true);
         let t0 = Instant::now();
         model.encode(&prompt, &mut cache, &mut s, None)?;
         pp.push(args.n_prompt as f64 / t0.elapsed().as_secs_f64());
         // Denoiser steps, self-conditioning on from the second step as in generation.
+        if let Some(p) = profiler {
+            p.reset();
+        }
         let t0 = Instant::now();
         for step in 0..args.steps {
             model.denoise(&canvas, &cache, (step > 0).then_some(z.as_slice()), &mut s, &mut logits, None)?;
             std::mem::swap(&mut z, &mut logits);
         }
         step_ms.push(t0.elapsed().as_secs_f64() * 1e3 / args.steps as f64);
+        if let Some(p) = profiler {
+            prof.add_rep(&p.phases(), args.steps, *step_ms.last().unwrap_or(&0.0));
+        }
         // End to end: one canvas after the prompt, fixed steps (a confidence bound nothing meets).
         let mut session = Session::new(&model, ctx, args.batch);
         session.prefill(&prompt)?;
@@ -128,12 +163,17 @@ pub fn run(args: Args) -> Result<()> {
         let gen_cfg = GenerateConfig { vocab: v, canvas_length: c, end_of_generation: vec![], pad_id: 0, repetition_cut: false };
         let t0 = Instant::now();
         let g = generate(&mut session, &params, &gen_cfg, &mut LlamaRng::new(rep as u32), |_| {}, |_| {})?;
-        e2e.push(g.canvas_tokens as f64 / t0.elapsed().as_secs_f64());
+        let gen_time = t0.elapsed();
+        e2e.push(g.canvas_tokens as f64 / gen_time.as_secs_f64());
+        // Whatever generation spent outside the model's passes is the sampler's.
+        let t = &session.times;
+        let outside = gen_time.saturating_sub(t.denoise + t.commit);
+        prof.sampler_ms.push(outside.as_secs_f64() * 1e3 / t.denoise_steps.max(1) as f64);
         tpf.push(g.tokens_per_forward);
     }
     let rss = peak_rss_mib();
-    let name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let size_mib = std::fs::metadata(&args.model).map(|m| m.len() as f64 / (1 << 20) as f64).unwrap_or(0.0);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let size_mib = std::fs::metadata(path).map(|m| m.len() as f64 / (1 << 20) as f64).unwrap_or(0.0);
     let threads = backend.threads();
     let rows = [
         Row { test: format!("pp{}", args.n_prompt), unit: "tok/s", higher_is_better: true, samples: pp },
@@ -149,11 +189,14 @@ pub fn run(args: Args) -> Result<()> {
                 json!({"test": r.test, "unit": r.unit, "best": best, "median": median, "samples": r.samples})
             })
             .collect();
-        let doc = json!({
+        let mut doc = json!({
             "model": name, "size_mib": size_mib, "backend": backend.name(), "threads": threads,
             "repetitions": args.repetitions, "steps": args.steps, "n_prompt": args.n_prompt,
             "canvas": c, "vocab": v, "tests": tests, "peak_rss_mib": rss,
         });
+        if profiler.is_some() {
+            doc["profile"] = prof.to_json();
+        }
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         println!("| model | size | backend | threads | test | best | median |");
@@ -169,6 +212,10 @@ pub fn run(args: Args) -> Result<()> {
         }
         if let Some(r) = rss {
             println!("\npeak RSS {r:.0} MiB (VmHWM)");
+        }
+        if profiler.is_some() {
+            println!();
+            prof.print_table();
         }
     }
     Ok(())
