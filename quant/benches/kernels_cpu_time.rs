@@ -4,7 +4,8 @@
 //!
 //! `cargo bench -p dgemma-quant --bench kernels_cpu_time [-- FILTER]` prints one line per
 //! (kernel, type, shape): single-core weight GB/s for matvec, GFLOP/s for matmul with 16
-//! tokens (a typical expert's share of a 256-token canvas routed top-8 of 128) and 256 tokens.
+//! tokens (a typical expert's share of a 256-token canvas routed top-8 of 128) and 256 tokens,
+//! on every SIMD instruction set this CPU has (`avx2`, `avx512`: ids `matmul256_avx512/...`).
 
 use std::time::Instant;
 
@@ -24,8 +25,13 @@ const TYPES: [GgmlType; 10] = [
     GgmlType::F16,
     GgmlType::F32,
 ];
-const SHAPES: [(&str, usize, usize); 3] =
-    [("dense_2112x2816", 2112, 2816), ("expert_gate_up_1408x2816", 1408, 2816), ("expert_down_2816x704", 2816, 704)];
+/// The model's matrix shapes; `head_8192x2816` is a 1/32 slice of the 262144-row LM head.
+const SHAPES: [(&str, usize, usize); 4] = [
+    ("dense_2112x2816", 2112, 2816),
+    ("expert_gate_up_1408x2816", 1408, 2816),
+    ("expert_down_2816x704", 2816, 704),
+    ("head_8192x2816", 8192, 2816),
+];
 /// Streamed bytes per matvec cycle, above a 32 MiB L3.
 const STREAM_BYTES: usize = 256 << 20;
 
@@ -78,7 +84,8 @@ fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let wanted = |id: &str| filter.is_empty() || filter.iter().any(|f| id.contains(f.as_str()));
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("thread pool");
-    let isa = Isa::detected();
+    let simd: Vec<Isa> = [Isa::Avx2, Isa::Avx512, Isa::Neon].into_iter().filter(|i| i.is_available()).collect();
+    let isas = if simd.is_empty() { vec![Isa::detected()] } else { simd };
     pool.install(|| {
         if wanted("membw") {
             let buf: Vec<u64> = (0..STREAM_BYTES / 8).map(|i| i as u64).collect();
@@ -93,7 +100,9 @@ fn main() {
                     continue;
                 }
                 let one = weights(ty, rows, cols);
-                for (kind, n) in [("matvec", 1usize), ("matmul16", 16), ("matmul256", 256)] {
+                for (isa, (kind, n)) in
+                    [("matvec", 1usize), ("matmul16", 16), ("matmul256", 256)].into_iter().flat_map(|k| isas.iter().map(move |&i| (i, k)))
+                {
                     let id = format!("{kind}_{}/{}/{name}", isa.name(), ty.name());
                     if !wanted(&id) {
                         continue;
@@ -113,7 +122,7 @@ fn main() {
                         println!("{id} {:.2} GB/s ({:.1} us)", one.len() as f64 / s * 1e-9, s * 1e6);
                         // Baseline: dequantize each row with the reference decoder, then dot.
                         let naive_id = format!("naive_dequant_dot/{}/{name}", ty.name());
-                        if wanted(&naive_id) && name == "dense_2112x2816" {
+                        if wanted(&naive_id) && name == "dense_2112x2816" && isa == isas[0] {
                             let row_bytes = one.len() / rows;
                             let mut row = vec![0.0f32; cols];
                             let s = time(0.5, || {

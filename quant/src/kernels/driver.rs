@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::activations::{ActKind, Activations};
-use super::table::{row_kernel, row_kernel4, RowKernel, RowKernel4};
+use super::table::{row_kernel, row_kernel4, row_kernel8, RowKernel, RowKernel4, RowKernel8};
 use super::{is_supported, Isa, KernelError};
 use crate::types::GgmlType;
 
@@ -213,7 +213,7 @@ fn run(
     if n == 1 {
         run_single(kernel, w, row_bytes, acts, tokens.get(0), y);
     } else {
-        run_batch(kernel, row_kernel4(isa, ty), w, row_bytes, rows, acts, tokens, y);
+        run_batch(kernel, row_kernel4(isa, ty), row_kernel8(isa, ty), w, row_bytes, rows, acts, tokens, y);
     }
     Ok(())
 }
@@ -258,6 +258,7 @@ impl SharedOut {
 fn run_batch(
     kernel: RowKernel,
     kernel4: Option<RowKernel4>,
+    kernel8: Option<RowKernel8>,
     w: &[u8],
     row_bytes: usize,
     rows: usize,
@@ -277,6 +278,15 @@ fn run_batch(
                 // out.len; this task is the only writer of row r (see `SharedOut`), and `y`
                 // outlives the loop.
                 let mut t = t0;
+                if let Some(k8) = kernel8 {
+                    while t + 8 <= t1 {
+                        let ts = std::array::from_fn(|k| tokens.get(t + k));
+                        for (k, v) in k8.dot8(wr, acts, ts).into_iter().enumerate() {
+                            unsafe { out.write((t + k) * rows + r, v) };
+                        }
+                        t += 8;
+                    }
+                }
                 if let Some(k4) = kernel4 {
                     while t + 4 <= t1 {
                         let ts = std::array::from_fn(|k| tokens.get(t + k));

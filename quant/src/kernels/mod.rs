@@ -40,13 +40,15 @@ mod scalar;
 mod table;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx2;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx512;
 
 pub use activations::{Activations, BlockQ8Act};
 pub use driver::{
     dot_row, dot_row_on, matmul, matmul_gather, matmul_gather_on, matmul_on, matmul_prepared,
     matmul_prepared_on, matvec, matvec_on,
 };
-pub use isa::Isa;
+pub use isa::{Isa, ISA_ENV};
 
 pub use crate::blocks::BlockQ8K;
 use crate::types::GgmlType;

@@ -62,8 +62,85 @@ impl RowKernel4 {
 pub(crate) fn row_kernel4(isa: Isa, ty: GgmlType) -> Option<RowKernel4> {
     match isa {
         Isa::Avx2 if isa.is_available() => avx2_kernel4(ty),
+        Isa::Avx512 if isa.is_available() => avx512_kernel4(ty),
         _ => None,
     }
+}
+
+/// One weight row against eight activation rows (weights decoded once).
+/// Built only by [`row_kernel8`], under the same guarantee as [`RowKernel`].
+#[derive(Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) enum RowKernel8 {
+    Q8(unsafe fn(&[u8], [&[BlockQ8Act]; 8]) -> [f32; 8]),
+    Q8K(unsafe fn(&[u8], [&[BlockQ8K]; 8]) -> [f32; 8]),
+}
+
+impl RowKernel8 {
+    /// Dots of weight row `w` with activation rows `ts` of `acts`.
+    #[inline]
+    pub(crate) fn dot8(self, w: &[u8], acts: &Activations, ts: [usize; 8]) -> [f32; 8] {
+        // SAFETY: as for `RowKernel::dot`.
+        unsafe {
+            match self {
+                RowKernel8::Q8(f) => f(w, ts.map(|t| acts.q8_row(t))),
+                RowKernel8::Q8K(f) => f(w, ts.map(|t| acts.q8k_row(t))),
+            }
+        }
+    }
+}
+
+/// The eight-row kernel for `ty` on `isa`, where one exists (`None`: use [`RowKernel4`]).
+pub(crate) fn row_kernel8(isa: Isa, ty: GgmlType) -> Option<RowKernel8> {
+    match isa {
+        Isa::Avx512 if isa.is_available() => avx512_kernel8(ty),
+        _ => None,
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx512_kernel8(ty: GgmlType) -> Option<RowKernel8> {
+    use super::x86_avx512 as k;
+    use GgmlType::*;
+    Some(match ty {
+        Q8_0 => RowKernel8::Q8(k::dot8_q8_0),
+        Q4_0 => RowKernel8::Q8(k::dot8_q4_0),
+        Q4_1 => RowKernel8::Q8(k::dot8_q4_1),
+        Q5_0 => RowKernel8::Q8(k::dot8_q5_0),
+        Q5_1 => RowKernel8::Q8(k::dot8_q5_1),
+        Q4_K => RowKernel8::Q8K(k::dot8_q4_k),
+        Q5_K => RowKernel8::Q8K(k::dot8_q5_k),
+        Q6_K => RowKernel8::Q8K(k::dot8_q6_k),
+        _ => return None,
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx512_kernel8(_ty: GgmlType) -> Option<RowKernel8> {
+    None
+}
+
+/// AVX-512 four-row kernels: the VNNI ones for quantized types, AVX2 for float types.
+#[cfg(target_arch = "x86_64")]
+fn avx512_kernel4(ty: GgmlType) -> Option<RowKernel4> {
+    use super::x86_avx512 as k;
+    use GgmlType::*;
+    Some(match ty {
+        Q8_0 => RowKernel4::Q8(k::dot4_q8_0),
+        Q4_0 => RowKernel4::Q8(k::dot4_q4_0),
+        Q4_1 => RowKernel4::Q8(k::dot4_q4_1),
+        Q5_0 => RowKernel4::Q8(k::dot4_q5_0),
+        Q5_1 => RowKernel4::Q8(k::dot4_q5_1),
+        Q4_K => RowKernel4::Q8K(k::dot4_q4_k),
+        Q5_K => RowKernel4::Q8K(k::dot4_q5_k),
+        Q6_K => RowKernel4::Q8K(k::dot4_q6_k),
+        other => return avx2_kernel4(other),
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx512_kernel4(_ty: GgmlType) -> Option<RowKernel4> {
+    None
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -99,6 +176,7 @@ pub(crate) fn row_kernel(isa: Isa, ty: GgmlType) -> Result<RowKernel, KernelErro
     match isa {
         Isa::Scalar => scalar_kernel(ty),
         Isa::Avx2 => avx2_kernel(ty),
+        Isa::Avx512 => avx512_kernel(ty),
         Isa::Neon => neon_kernel(ty),
     }
 }
@@ -139,6 +217,29 @@ fn avx2_kernel(ty: GgmlType) -> Result<RowKernel, KernelError> {
         Q6_K => RowKernel::Q8K(k::dot_q6_k),
         other => return Err(KernelError::UnsupportedType(other)),
     })
+}
+
+/// AVX-512 one-row kernels: the VNNI ones for quantized types, AVX2 for float types.
+#[cfg(target_arch = "x86_64")]
+fn avx512_kernel(ty: GgmlType) -> Result<RowKernel, KernelError> {
+    use super::x86_avx512 as k;
+    use GgmlType::*;
+    Ok(match ty {
+        Q8_0 => RowKernel::Q8(k::dot_q8_0),
+        Q4_0 => RowKernel::Q8(k::dot_q4_0),
+        Q4_1 => RowKernel::Q8(k::dot_q4_1),
+        Q5_0 => RowKernel::Q8(k::dot_q5_0),
+        Q5_1 => RowKernel::Q8(k::dot_q5_1),
+        Q4_K => RowKernel::Q8K(k::dot_q4_k),
+        Q5_K => RowKernel::Q8K(k::dot_q5_k),
+        Q6_K => RowKernel::Q8K(k::dot_q6_k),
+        other => return avx2_kernel(other),
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx512_kernel(_ty: GgmlType) -> Result<RowKernel, KernelError> {
+    Err(KernelError::IsaUnavailable(Isa::Avx512))
 }
 
 #[cfg(not(target_arch = "x86_64"))]

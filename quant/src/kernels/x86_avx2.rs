@@ -22,7 +22,7 @@ use crate::blocks::{BlockQ8K, QK_K};
 /// Sum of the 8 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn hsum_ps(v: __m256) -> f32 {
+pub(super) unsafe fn hsum_ps(v: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     let s = _mm_add_ss(s, _mm_movehdup_ps(s));
@@ -32,7 +32,7 @@ unsafe fn hsum_ps(v: __m256) -> f32 {
 /// Sum of the 4 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn hsum_ps128(s: __m128) -> f32 {
+pub(super) unsafe fn hsum_ps128(s: __m128) -> f32 {
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     let s = _mm_add_ss(s, _mm_movehdup_ps(s));
     _mm_cvtss_f32(s)
@@ -45,7 +45,7 @@ unsafe fn hsum_ps128(s: __m128) -> f32 {
 /// (measured 4x slower on Q8_0). Exact for every input, including subnormals, inf and NaN.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn load_f16(p: *const u8) -> f32 {
+pub(super) unsafe fn load_f16(p: *const u8) -> f32 {
     let h = (p as *const u16).read_unaligned() as u32;
     let sign = (h & 0x8000) << 16;
     let bits = if h & 0x7C00 == 0x7C00 {
@@ -59,7 +59,7 @@ unsafe fn load_f16(p: *const u8) -> f32 {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn load256(p: *const u8) -> __m256i {
+pub(super) unsafe fn load256(p: *const u8) -> __m256i {
     _mm256_loadu_si256(p as *const __m256i)
 }
 
@@ -74,7 +74,7 @@ unsafe fn dot_u8_i8(u: __m256i, s: __m256i) -> __m256i {
 /// (the element order of the legacy formats).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn nibbles32(p: *const u8) -> __m256i {
+pub(super) unsafe fn nibbles32(p: *const u8) -> __m256i {
     let q = _mm_loadu_si128(p as *const __m128i);
     let m = _mm_set1_epi8(0x0F);
     _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m), _mm_and_si128(q, m))
@@ -83,7 +83,7 @@ unsafe fn nibbles32(p: *const u8) -> __m256i {
 /// Byte j = 0xFF where bit j of `x` is set, else 0.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn bit_mask32(x: u32) -> __m256i {
+pub(super) unsafe fn bit_mask32(x: u32) -> __m256i {
     // Byte j gets byte j / 8 of x; OR-ing every bit but (j % 8) leaves all-ones iff that bit is set.
     let spread = _mm256_set_epi64x(
         0x0303_0303_0303_0303,
@@ -172,7 +172,7 @@ q8_kernels!(dot_q5_1, dot4_q5_1, 24, false, "Q5_1 weights.", |b: *const u8| {
 
 /// The eight 6-bit scales and eight 6-bit mins of a Q4_K/Q5_K block, as bytes of two u64.
 #[inline]
-fn unpack_scales_k4(p: &[u8; 12]) -> (u64, u64) {
+pub(super) fn unpack_scales_k4(p: &[u8; 12]) -> (u64, u64) {
     const LOW6: u32 = 0x3F3F_3F3F;
     const LOW4: u32 = 0x0F0F_0F0F;
     const LOW2: u32 = 0x0303_0303;
@@ -188,7 +188,7 @@ fn unpack_scales_k4(p: &[u8; 12]) -> (u64, u64) {
 /// Sum over the 8 sub-blocks of `min[j] * (bsums[2j] + bsums[2j+1])`, as 4 i32 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn min_terms(mins: u64, bsums: &[i16; 16]) -> __m128i {
+pub(super) unsafe fn min_terms(mins: u64, bsums: &[i16; 16]) -> __m128i {
     let bs = _mm256_loadu_si256(bsums.as_ptr() as *const __m256i);
     let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
     _mm_madd_epi16(pairs, _mm_cvtepu8_epi16(_mm_cvtsi64_si128(mins as i64)))

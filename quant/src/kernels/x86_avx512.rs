@@ -1,0 +1,267 @@
+//! AVX-512 VNNI dot kernels for the quantized formats (x86_64, [`super::Isa::Avx512`]).
+//!
+//! Same decoding as [`super::x86_avx2`]; what changes is the integer product:
+//!
+//! * 32-value formats: `vpdpbusd` (u8 x i8, groups of 4 summed straight into i32) replaces
+//!   `maddubs` + `madd`. Q8_0's signed weights keep the AVX2 sign trick (`|w|` against
+//!   `sign(a, w)`), which stays exact; the unsigned formats fold their offset into the
+//!   activation sum as on AVX2.
+//! * K formats: `maddubs` still forms the u8 x i8 pairs (the 6-bit sub-block scales do not fit
+//!   an 8-bit operand), then `vpdpwssd` multiplies by the scales and accumulates in one step
+//!   instead of `madd` + `add`.
+//!
+//! The vectors stay 256 bits wide: Zen 4 runs 512-bit operations as two 256-bit halves, and
+//! two 32-value blocks in one register would need their two activation scales merged into one
+//! vector per token (measured slower, see docs/perf.md). The extra AVX-512 registers are spent on
+//! more tokens per decoded weight block: kernels exist for 1, 4 and 8 activation rows, all from
+//! the same generic code, so per row they perform the same operations in the same order and
+//! a batch gives bit-identical results to single-token calls.
+//!
+//! Every function is `unsafe`: callers must have checked the features (see `table.rs`).
+//! Each kernel asserts that the weight slice holds the blocks it reads, so a wrong caller
+//! panics instead of reading out of bounds.
+
+use std::arch::x86_64::*;
+
+use super::activations::BlockQ8Act;
+use super::x86_avx2::{bit_mask32, hsum_ps, hsum_ps128, load256, load_f16, min_terms, nibbles32, unpack_scales_k4};
+use crate::blocks::BlockQ8K;
+
+/// Shared loop of the 32-value formats for `N` activation rows at once. `block(ptr)` returns
+/// the 32 weight values (signed if `SIGNED`, else unsigned) and the f32 weight offset `m`
+/// (ignored if `SIGNED`).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn dot_q8_blocks<const N: usize, const SIGNED: bool>(
+    w: &[u8],
+    a: [&[BlockQ8Act]; N],
+    size: usize,
+    block: impl Fn(*const u8) -> (__m256i, f32),
+) -> [f32; N] {
+    let nb = a[0].len();
+    assert!(a.iter().all(|r| r.len() == nb), "activation rows of different lengths");
+    assert!(w.len() >= nb * size, "weight row shorter than its activation row");
+    let mut acc = [_mm256_setzero_ps(); N];
+    let mut offset = [0.0f32; N];
+    for i in 0..nb {
+        let b = w.as_ptr().add(i * size);
+        let (q, m) = block(b);
+        let dw = _mm256_set1_ps(load_f16(b));
+        // Signed weights: move their sign onto the activations so the u8 x i8 product applies.
+        let u = if SIGNED { _mm256_abs_epi8(q) } else { q };
+        for t in 0..N {
+            let ab = a[t].get_unchecked(i);
+            let qa = _mm256_loadu_si256(ab.qs.as_ptr() as *const __m256i);
+            let qa = if SIGNED { _mm256_sign_epi8(qa, q) } else { qa };
+            let p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, qa);
+            let d = _mm256_mul_ps(dw, _mm256_set1_ps(ab.d));
+            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[t]);
+            if !SIGNED {
+                offset[t] += m * ab.s;
+            }
+        }
+    }
+    let mut out = [0.0f32; N];
+    for t in 0..N {
+        out[t] = hsum_ps(acc[t]) + offset[t];
+    }
+    out
+}
+
+/// Declares the one-, four- and eight-row kernels of a 32-value format.
+macro_rules! q8_kernels {
+    ($one:ident, $four:ident, $eight:ident, $size:expr, $signed:expr, $doc:literal, $block:expr) => {
+        #[doc = $doc]
+        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+        pub(crate) unsafe fn $one(w: &[u8], a: &[BlockQ8Act]) -> f32 {
+            dot_q8_blocks::<1, $signed>(w, [a], $size, $block)[0]
+        }
+
+        #[doc = $doc]
+        #[doc = "Four activation rows."]
+        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+        pub(crate) unsafe fn $four(w: &[u8], a: [&[BlockQ8Act]; 4]) -> [f32; 4] {
+            dot_q8_blocks::<4, $signed>(w, a, $size, $block)
+        }
+
+        #[doc = $doc]
+        #[doc = "Eight activation rows."]
+        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+        pub(crate) unsafe fn $eight(w: &[u8], a: [&[BlockQ8Act]; 8]) -> [f32; 8] {
+            dot_q8_blocks::<8, $signed>(w, a, $size, $block)
+        }
+    };
+}
+
+q8_kernels!(dot_q8_0, dot4_q8_0, dot8_q8_0, 34, true, "Q8_0 weights.", |b: *const u8| (load256(b.add(2)), 0.0));
+// The offset formats run on the unsigned codes: `d·(q - 8)·a = d·q·a - 8d·a` (Q4_0), etc.
+q8_kernels!(dot_q4_0, dot4_q4_0, dot8_q4_0, 18, false, "Q4_0 weights.", |b: *const u8| {
+    (nibbles32(b.add(2)), -8.0 * load_f16(b))
+});
+q8_kernels!(dot_q4_1, dot4_q4_1, dot8_q4_1, 20, false, "Q4_1 weights.", |b: *const u8| {
+    (nibbles32(b.add(4)), load_f16(b.add(2)))
+});
+q8_kernels!(dot_q5_0, dot4_q5_0, dot8_q5_0, 22, false, "Q5_0 weights.", |b: *const u8| {
+    let high = bit_mask32((b.add(2) as *const u32).read_unaligned());
+    (_mm256_or_si256(nibbles32(b.add(6)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))), -16.0 * load_f16(b))
+});
+q8_kernels!(dot_q5_1, dot4_q5_1, dot8_q5_1, 24, false, "Q5_1 weights.", |b: *const u8| {
+    let high = bit_mask32((b.add(4) as *const u32).read_unaligned());
+    (_mm256_or_si256(nibbles32(b.add(8)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))), load_f16(b.add(2)))
+});
+
+/// Shared body of Q4_K and Q5_K for `N` activation rows: nibbles at `qs_at`, fifth bits at
+/// `qh_at` (Q5_K only).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn dot_k4_like<const N: usize>(
+    w: &[u8],
+    a: [&[BlockQ8K]; N],
+    size: usize,
+    qs_at: usize,
+    qh_at: Option<usize>,
+) -> [f32; N] {
+    let nb = a[0].len();
+    assert!(a.iter().all(|r| r.len() == nb), "activation rows of different lengths");
+    assert!(w.len() >= nb * size, "weight row shorter than its activation row");
+    let low4 = _mm256_set1_epi8(0x0F);
+    let one = _mm256_set1_epi8(1);
+    let mut acc = [_mm256_setzero_ps(); N];
+    let mut acc_m = [_mm_setzero_ps(); N];
+    for i in 0..nb {
+        let b = w.as_ptr().add(i * size);
+        let (d, dmin) = (load_f16(b), load_f16(b.add(2)));
+        let (scales, mins) = unpack_scales_k4(&*(b.add(4) as *const [u8; 12]));
+        for t in 0..N {
+            let ab = a[t].get_unchecked(i);
+            let m = _mm_cvtepi32_ps(min_terms(mins, &ab.bsums));
+            acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(dmin * ab.d), m, acc_m[t]);
+        }
+        let mut high = match qh_at {
+            Some(off) => load256(b.add(off)),
+            None => _mm256_setzero_si256(),
+        };
+        let mut sumi = [_mm256_setzero_si256(); N];
+        for c in 0..4 {
+            let q4 = load256(b.add(qs_at + 32 * c));
+            let mut lo = _mm256_and_si256(q4, low4);
+            let mut hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
+            if qh_at.is_some() {
+                // Bit 2c of qh[l] belongs to element l of this chunk's low half, bit 2c+1 to
+                // the high half; `high` is shifted right by 2 per chunk.
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(high, one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 1), one), 4));
+                high = _mm256_srli_epi16(high, 2);
+            }
+            let sc_lo = _mm256_set1_epi16(((scales >> (16 * c)) & 0xFF) as i16);
+            let sc_hi = _mm256_set1_epi16(((scales >> (16 * c + 8)) & 0xFF) as i16);
+            for t in 0..N {
+                let qa = a[t].get_unchecked(i).qs.as_ptr();
+                let a_lo = _mm256_loadu_si256(qa.add(64 * c) as *const __m256i);
+                let a_hi = _mm256_loadu_si256(qa.add(64 * c + 32) as *const __m256i);
+                sumi[t] = _mm256_dpwssd_epi32(sumi[t], _mm256_maddubs_epi16(lo, a_lo), sc_lo);
+                sumi[t] = _mm256_dpwssd_epi32(sumi[t], _mm256_maddubs_epi16(hi, a_hi), sc_hi);
+            }
+        }
+        for t in 0..N {
+            let da = _mm256_set1_ps(d * a[t].get_unchecked(i).d);
+            acc[t] = _mm256_fmadd_ps(da, _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+        }
+    }
+    let mut out = [0.0f32; N];
+    for t in 0..N {
+        out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
+    }
+    out
+}
+
+/// Q6_K for `N` activation rows. The `- 32` offset is applied once per block through the
+/// activation sums: `sum sc * (q - 32) * a = sum sc * q * a - 32 * sum_k sc[k] * bsums[k]`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn dot_q6_k_n<const N: usize>(w: &[u8], a: [&[BlockQ8K]; N]) -> [f32; N] {
+    const SIZE: usize = 210;
+    let nb = a[0].len();
+    assert!(a.iter().all(|r| r.len() == nb), "activation rows of different lengths");
+    assert!(w.len() >= nb * SIZE, "weight row shorter than its activation row");
+    let low4 = _mm256_set1_epi8(0x0F);
+    let mut acc = [_mm256_setzero_ps(); N];
+    for i in 0..nb {
+        let b = w.as_ptr().add(i * SIZE);
+        let (ql, qh) = (b, b.add(128));
+        let sc = _mm_loadu_si128(b.add(192) as *const __m128i);
+        let sc16 = _mm256_cvtepi8_epi16(sc);
+        // -32 * sc16, so that the offset term is one more `vpdpwssd` per token.
+        let sc16_neg32 = _mm256_mullo_epi16(sc16, _mm256_set1_epi16(-32));
+        let d = load_f16(b.add(208));
+        let mut sumi = [_mm256_setzero_si256(); N];
+        for t in 0..N {
+            let bs = _mm256_loadu_si256(a[t].get_unchecked(i).bsums.as_ptr() as *const __m256i);
+            sumi[t] = _mm256_dpwssd_epi32(sumi[t], bs, sc16_neg32);
+        }
+        for half in 0..2 {
+            let l0 = load256(ql.add(64 * half));
+            let l1 = load256(ql.add(64 * half + 32));
+            let h = load256(qh.add(32 * half));
+            let q = [
+                _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(0x03)), 4)),
+                _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(0x0C)), 2)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(h, _mm256_set1_epi8(0x30))),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                    _mm256_and_si256(_mm256_srli_epi16(h, 2), _mm256_set1_epi8(0x30)),
+                ),
+            ];
+            for (g, qg) in q.iter().enumerate() {
+                // Elements 0..16 of the group use scale j, 16..32 scale j + 1.
+                let j = (8 * half + 2 * g) as i64;
+                let pick = _mm_set_epi64x((j + 1) * 0x0101_0101_0101_0101, j * 0x0101_0101_0101_0101);
+                let scale = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, pick));
+                for t in 0..N {
+                    let qa = a[t].get_unchecked(i).qs.as_ptr().add(128 * half + 32 * g);
+                    let aq = _mm256_loadu_si256(qa as *const __m256i);
+                    sumi[t] = _mm256_dpwssd_epi32(sumi[t], _mm256_maddubs_epi16(*qg, aq), scale);
+                }
+            }
+        }
+        for t in 0..N {
+            let da = _mm256_set1_ps(d * a[t].get_unchecked(i).d);
+            acc[t] = _mm256_fmadd_ps(da, _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+        }
+    }
+    let mut out = [0.0f32; N];
+    for t in 0..N {
+        out[t] = hsum_ps(acc[t]);
+    }
+    out
+}
+
+/// Declares the one-, four- and eight-row kernels of a 256-value format from its generic body.
+macro_rules! k_kernels {
+    ($one:ident, $four:ident, $eight:ident, $doc:literal, |$w:ident, $a:ident| $body:expr) => {
+        #[doc = $doc]
+        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+        pub(crate) unsafe fn $one($w: &[u8], a: &[BlockQ8K]) -> f32 {
+            let $a = [a];
+            $body[0]
+        }
+
+        #[doc = $doc]
+        #[doc = "Four activation rows."]
+        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+        pub(crate) unsafe fn $four($w: &[u8], $a: [&[BlockQ8K]; 4]) -> [f32; 4] {
+            $body
+        }
+
+        #[doc = $doc]
+        #[doc = "Eight activation rows."]
+        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+        pub(crate) unsafe fn $eight($w: &[u8], $a: [&[BlockQ8K]; 8]) -> [f32; 8] {
+            $body
+        }
+    };
+}
+
+k_kernels!(dot_q4_k, dot4_q4_k, dot8_q4_k, "Q4_K weights.", |w, a| dot_k4_like(w, a, 144, 16, None));
+k_kernels!(dot_q5_k, dot4_q5_k, dot8_q5_k, "Q5_K weights.", |w, a| dot_k4_like(w, a, 176, 48, Some(16)));
+k_kernels!(dot_q6_k, dot4_q6_k, dot8_q6_k, "Q6_K weights.", |w, a| dot_q6_k_n(w, a));
