@@ -79,6 +79,17 @@ pub(crate) fn scale(x: &mut [f32], s: f32, n: usize) {
     }
 }
 
+/// `dst = src`, split over the threads when large (a `[C, V]` host transfer is 256 MiB, more than
+/// one core's memory bandwidth moves quickly).
+pub(crate) fn copy(src: &[f32], dst: &mut [f32]) {
+    const PAR_COPY: usize = 1 << 20;
+    if src.len() >= PAR_COPY {
+        dst.par_chunks_mut(PAR_COPY / 4).zip(src.par_chunks(PAR_COPY / 4)).for_each(|(d, s)| d.copy_from_slice(s));
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
 /// `dst += src`.
 pub(crate) fn add(dst: &mut [f32], src: &[f32], n: usize) {
     if n >= PAR_MIN {

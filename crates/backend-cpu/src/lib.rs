@@ -65,11 +65,11 @@ impl Backend for CpuBackend {
     }
 
     fn write(&self, buf: &mut Vec<f32>, offset: usize, data: &[f32]) {
-        buf[offset..offset + data.len()].copy_from_slice(data);
+        self.pool.install(|| elementwise::copy(data, &mut buf[offset..offset + data.len()]));
     }
 
     fn read(&self, buf: &Vec<f32>, offset: usize, out: &mut [f32]) {
-        out.copy_from_slice(&buf[offset..offset + out.len()]);
+        self.pool.install(|| elementwise::copy(&buf[offset..offset + out.len()], out));
     }
 
     fn copy(&self, src: &Vec<f32>, src_off: usize, dst: &mut Vec<f32>, dst_off: usize, n: usize) {

@@ -4,6 +4,7 @@
 
 use dgemma_backend::{AttnGeometry, Backend, KvSegment, Mask, MoeRoute};
 use dgemma_gguf::GgufFile;
+use dgemma_sampler::{self_cond_probs_in_place, softmax_rows_in_place, RowStats};
 
 use crate::config::Config;
 use crate::error::{ModelError, Result};
@@ -92,7 +93,8 @@ impl<'a, B: Backend> Model<'a, B> {
 
     /// Decoder pass (7): logits `[C, V]` for `canvas` placed at the cache's next positions.
     /// `self_cond` is the previous step's temperature-scaled logits `[C, V]` (none on the first
-    /// step of a block). The cache is read, never written.
+    /// step of a block). The cache is read, never written. `logits_out` also holds the
+    /// self-conditioning probabilities while the step runs (no other `[C, V]` host buffer).
     pub fn denoise(
         &self,
         canvas: &[u32],
@@ -100,25 +102,74 @@ impl<'a, B: Backend> Model<'a, B> {
         self_cond: Option<&[f32]>,
         s: &mut Scratch<B>,
         logits_out: &mut [f32],
-        mut trace: Option<&mut Trace>,
+        trace: Option<&mut Trace>,
     ) -> Result<()> {
-        let (c, h, v) = (canvas.len(), self.cfg.hidden, self.cfg.vocab);
+        self.check_denoise(canvas, cache, logits_out.len())?;
+        if let Some(z) = self_cond {
+            if z.len() != logits_out.len() {
+                return Err(ModelError::BadInput { what: "self-conditioning logits", got: z.len(), expected: logits_out.len() });
+            }
+            self.backend.phase("self_cond.softmax");
+            logits_out.copy_from_slice(z);
+            softmax_rows_in_place(logits_out, self.cfg.vocab, s.soft_embed_cutoff)?;
+        }
+        self.denoise_from_probs(canvas, cache, self_cond.is_some(), s, logits_out, trace);
+        Ok(())
+    }
+
+    /// [`Model::denoise`] for a caller that holds `z_prev` and its row statistics (the sampler):
+    /// with `self_cond`, `logits` holds `z_prev` on entry and becomes `softmax(z_prev)` in place,
+    /// then the step's logits. One `[C, V]` host buffer for the whole step.
+    pub fn denoise_in_place(
+        &self,
+        canvas: &[u32],
+        cache: &KvCache<B>,
+        self_cond: Option<&[RowStats]>,
+        s: &mut Scratch<B>,
+        logits: &mut [f32],
+        trace: Option<&mut Trace>,
+    ) -> Result<()> {
+        self.check_denoise(canvas, cache, logits.len())?;
+        if let Some(stats) = self_cond {
+            if stats.len() != canvas.len() {
+                return Err(ModelError::BadInput { what: "self-conditioning row statistics", got: stats.len(), expected: canvas.len() });
+            }
+            self.backend.phase("self_cond.softmax");
+            self_cond_probs_in_place(logits, self.cfg.vocab, stats, s.soft_embed_cutoff)?;
+        }
+        self.denoise_from_probs(canvas, cache, self_cond.is_some(), s, logits, trace);
+        Ok(())
+    }
+
+    fn check_denoise(&self, canvas: &[u32], cache: &KvCache<B>, logits_len: usize) -> Result<()> {
+        let (c, v) = (canvas.len(), self.cfg.vocab);
         if c == 0 || c > self.cfg.canvas {
             return Err(ModelError::BadInput { what: "canvas tokens", got: c, expected: self.cfg.canvas });
         }
-        if logits_out.len() != c * v {
-            return Err(ModelError::BadInput { what: "logits buffer", got: logits_out.len(), expected: c * v });
+        if logits_len != c * v {
+            return Err(ModelError::BadInput { what: "logits buffer", got: logits_len, expected: c * v });
         }
         self.check_tokens(canvas)?;
-        cache.check_room("denoising", c)?;
+        cache.check_room("denoising", c)
+    }
+
+    /// The checked decoder pass: `logits` holds `softmax(z_prev)` when `self_cond`, and receives
+    /// the logits.
+    fn denoise_from_probs(
+        &self,
+        canvas: &[u32],
+        cache: &KvCache<B>,
+        self_cond: bool,
+        s: &mut Scratch<B>,
+        logits: &mut [f32],
+        mut trace: Option<&mut Trace>,
+    ) {
+        let (c, h) = (canvas.len(), self.cfg.hidden);
         let pos0 = cache.next_pos();
         self.backend.phase("embed");
         self.backend.get_rows(&self.weights.token_embd, canvas, (h as f32).sqrt(), &mut s.h);
-        if let Some(z) = self_cond {
-            if z.len() != c * v {
-                return Err(ModelError::BadInput { what: "self-conditioning logits", got: z.len(), expected: c * v });
-            }
-            self.self_condition(z, c, s);
+        if self_cond {
+            self.self_condition(logits, c, s);
         }
         self.backend.phase("embed");
         self.backend.rms_norm(&mut s.h, c, h, None, self.cfg.eps); // canvas rows only
@@ -128,12 +179,11 @@ impl<'a, B: Backend> Model<'a, B> {
             record(self.backend, &mut trace, l + 1, &s.h, c * h);
             record_route(&mut trace, l, &s.route);
         }
-        let mut logits = std::mem::replace(&mut s.logits, self.backend.alloc(0));
-        self.lm_head(c, s, &mut logits);
+        let mut out = std::mem::replace(&mut s.vocab_rows, self.backend.alloc(0));
+        self.lm_head(c, s, &mut out);
         self.backend.phase("logits.read");
-        self.backend.read(&logits, 0, logits_out);
-        s.logits = logits;
-        Ok(())
+        self.backend.read(&out, 0, logits);
+        s.vocab_rows = out;
     }
 
     /// One transformer layer (5) on the `n` rows in `s.h`, at positions `pos0 ..`; leaves this
@@ -214,13 +264,13 @@ impl<'a, B: Backend> Model<'a, B> {
         b.scale(&mut s.h, scalar, n * h);
     }
 
-    /// Self-conditioning (7): `h += MLP(pre_norm(softmax(z) · Emb · √H))` on the canvas rows.
-    fn self_condition(&self, z: &[f32], c: usize, s: &mut Scratch<B>) {
+    /// Self-conditioning (7): `h += MLP(pre_norm(p · Emb · √H))` on the canvas rows, with
+    /// `p = softmax(z)` `[C, V]` formed on the host (see [`Model::denoise_in_place`]).
+    fn self_condition(&self, p: &[f32], c: usize, s: &mut Scratch<B>) {
         let (b, w, cfg) = (self.backend, &self.weights, &self.cfg);
         b.phase("self_cond.soft_embed");
-        b.write(&mut s.logits, 0, z);
-        b.softmax(&s.logits, &mut s.probs, c, cfg.vocab);
-        b.matmul_transposed(&w.token_embd, &s.probs, c, &mut s.a);
+        b.write(&mut s.vocab_rows, 0, p);
+        b.matmul_transposed(&w.token_embd, &s.vocab_rows, c, &mut s.a);
         b.scale(&mut s.a, (cfg.hidden as f32).sqrt(), c * cfg.hidden);
         b.phase("self_cond.mlp");
         b.rms_norm(&mut s.a, c, cfg.hidden, Some(&w.self_cond_pre_norm), cfg.eps);

@@ -39,6 +39,9 @@ pub enum ModelError {
     /// Input of the wrong size handed to a pass.
     #[error("{what}: got {got} values, expected {expected}")]
     BadInput { what: &'static str, got: usize, expected: usize },
+    /// The self-conditioning logits could not be turned into probabilities (a non-finite row).
+    #[error("self-conditioning input: {0}")]
+    SelfCond(#[from] dgemma_sampler::SamplerError),
     /// Reading the GGUF file failed.
     #[error(transparent)]
     Gguf(#[from] dgemma_gguf::GgufError),

@@ -26,9 +26,13 @@ pub struct Scratch<B: Backend> {
     pub(crate) router_logits: B::Buffer,
     pub(crate) router_host: Vec<f32>,
     pub(crate) route: MoeRoute,
-    /// Decoder: `[C, V]` logits and softmax probabilities; `[C, H]` soft embedding.
-    pub(crate) logits: B::Buffer,
-    pub(crate) probs: B::Buffer,
+    /// Decoder: `[C, V]`, first the self-conditioning probabilities (read by the soft
+    /// embedding at the start of a step), then the LM head's logits (written at its end). One
+    /// buffer serves both because their lifetimes do not overlap.
+    pub(crate) vocab_rows: B::Buffer,
+    /// Self-conditioning probabilities under this fraction of their row's largest are dropped
+    /// before the soft embedding (0 = exact; see [`Scratch::set_soft_embed_cutoff`]).
+    pub(crate) soft_embed_cutoff: f32,
 }
 
 impl<B: Backend> Scratch<B> {
@@ -59,8 +63,21 @@ impl<B: Backend> Scratch<B> {
                 experts: vec![0; rows * cfg.top_k],
                 weights: vec![0.0; rows * cfg.top_k],
             },
-            logits: backend.alloc(cv),
-            probs: backend.alloc(cv),
+            vocab_rows: backend.alloc(cv),
+            soft_embed_cutoff: 0.0,
         }
+    }
+
+    /// Opt-in approximation of the self-conditioning soft embedding `softmax(z) · Emb`: every
+    /// probability below `cutoff ·` its row's largest is set to 0 (not renormalised), so the
+    /// backend can skip vocabulary rows nobody weighs. 0 (the default) is exact; values outside
+    /// `[0, 1]` or NaN are clamped into it (NaN → 0).
+    pub fn set_soft_embed_cutoff(&mut self, cutoff: f32) {
+        self.soft_embed_cutoff = if cutoff > 0.0 { cutoff.min(1.0) } else { 0.0 };
+    }
+
+    /// The cut set by [`Scratch::set_soft_embed_cutoff`].
+    pub fn soft_embed_cutoff(&self) -> f32 {
+        self.soft_embed_cutoff
     }
 }

@@ -55,6 +55,12 @@ impl<'m, 'a, B: Backend> Session<'m, 'a, B> {
         Ok(())
     }
 
+    /// Opt-in: drop self-conditioning probabilities under `cutoff ·` their row's largest
+    /// (see [`Scratch::set_soft_embed_cutoff`]; 0 = exact, the default).
+    pub fn set_soft_embed_cutoff(&mut self, cutoff: f32) {
+        self.scratch.set_soft_embed_cutoff(cutoff);
+    }
+
     /// The cache (read-only).
     pub fn cache(&self) -> &KvCache<B> {
         &self.cache
@@ -62,9 +68,10 @@ impl<'m, 'a, B: Backend> Session<'m, 'a, B> {
 }
 
 impl<B: Backend> Denoiser for Session<'_, '_, B> {
-    fn denoise(&mut self, canvas: &[u32], self_cond: Option<SelfCond<'_>>, out_logits: &mut [f32]) -> Result<(), DenoiseError> {
+    fn denoise(&mut self, canvas: &[u32], self_cond: Option<SelfCond<'_>>, logits: &mut [f32]) -> Result<(), DenoiseError> {
         let t0 = Instant::now();
-        self.model.denoise(canvas, &self.cache, self_cond.map(|s| s.logits), &mut self.scratch, out_logits, None)?;
+        let stats = self_cond.map(|s| s.stats);
+        self.model.denoise_in_place(canvas, &self.cache, stats, &mut self.scratch, logits, None)?;
         self.times.denoise += t0.elapsed();
         self.times.denoise_steps += 1;
         Ok(())

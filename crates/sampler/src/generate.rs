@@ -9,14 +9,15 @@ use crate::schedule::apply_temperature;
 use crate::stability::StabilityHistory;
 use crate::step::{step, SampleDraws, StepBuffers, StepInput};
 
-/// The previous step's processed logits, handed to the model for self-conditioning.
+/// Self-conditioning on the previous step. Its processed logits `z_prev = raw_prev / t_prev`
+/// (`[C, V]`) are not here: they are in the logits buffer handed to [`Denoiser::denoise`], which
+/// reads them before overwriting the buffer with the new logits, so a generation holds one
+/// `[C, V]` host buffer instead of two.
 #[derive(Clone, Copy, Debug)]
 pub struct SelfCond<'a> {
-    /// `z_prev = raw_prev / t_prev`, row-major `[C, V]`.
-    pub logits: &'a [f32],
     /// Per-position max and partition sum of `z_prev`: `softmax(z_prev)[c][v] =
     /// exp(z_prev[c][v] − stats[c].max) / stats[c].partition`, so the model need not
-    /// recompute them ([`crate::weight`] gives the exact weights the partition summed).
+    /// recompute them ([`crate::self_cond_probs_in_place`] forms it in place).
     pub stats: &'a [RowStats],
 }
 
@@ -27,13 +28,14 @@ pub struct SelfCond<'a> {
 /// right after everything committed so far (prompt, then earlier blocks), so the model tracks
 /// positions itself.
 pub trait Denoiser {
-    /// Raw logits `[C, V]` (before temperature) of the decoder for `canvas` against the cache.
-    /// `self_cond` is `None` on the first step of a block.
+    /// Raw logits `[C, V]` (before temperature) of the decoder for `canvas` against the cache,
+    /// written to `logits`. `self_cond` is `None` on the first step of a block; when it is
+    /// `Some`, `logits` holds `z_prev` on entry (see [`SelfCond`]).
     fn denoise(
         &mut self,
         canvas: &[u32],
         self_cond: Option<SelfCond<'_>>,
-        out_logits: &mut [f32],
+        logits: &mut [f32],
     ) -> Result<(), DenoiseError>;
 
     /// Encodes `tokens` (a finished block) and appends their K/V to the cache.
@@ -126,8 +128,8 @@ pub struct Generation {
 /// Buffers of one generation, allocated once.
 struct Workspace {
     canvas: Vec<u32>,
+    /// `z_prev` in, raw logits out, then `z` (one `[C, V]` buffer, see [`SelfCond`]).
     logits: Vec<f32>,
-    prev_logits: Vec<f32>,
     prev_stats: Vec<RowStats>,
     uniforms: Vec<f32>,
     noise: Vec<u32>,
@@ -159,7 +161,6 @@ pub fn generate<D: Denoiser, R: Rng>(
     let mut ws = Workspace {
         canvas: vec![0; c],
         logits: vec![0.0; c * v],
-        prev_logits: vec![0.0; c * v],
         prev_stats: vec![RowStats::default(); c],
         uniforms: vec![0.0; c],
         noise: vec![0; c],
@@ -180,7 +181,7 @@ pub fn generate<D: Denoiser, R: Rng>(
         for remaining in (1..=params.max_steps).rev() {
             steps += 1;
             let t = params.temperature(remaining);
-            let self_cond = (steps > 1).then(|| SelfCond { logits: &ws.prev_logits, stats: &ws.prev_stats });
+            let self_cond = (steps > 1).then(|| SelfCond { stats: &ws.prev_stats });
             denoiser.denoise(&ws.canvas, self_cond, &mut ws.logits).map_err(denoise_err("denoise"))?;
             decoder_passes += 1;
             apply_temperature(&mut ws.logits, t);
@@ -207,7 +208,6 @@ pub fn generate<D: Denoiser, R: Rng>(
                 accepted: outcome.accepted,
                 stop: outcome.stop,
             });
-            std::mem::swap(&mut ws.logits, &mut ws.prev_logits);
             ws.prev_stats.copy_from_slice(&ws.bufs.stats);
             ws.canvas.copy_from_slice(&ws.bufs.next_canvas);
             if outcome.stop {

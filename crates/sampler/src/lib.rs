@@ -14,6 +14,7 @@ mod repetition;
 mod rng;
 mod row_stats;
 mod schedule;
+mod self_cond;
 mod stability;
 mod step;
 
@@ -24,5 +25,6 @@ pub use repetition::repetition_loop_start;
 pub use rng::{draw_initial_canvas, draw_step, LlamaRng, Mt19937, Rng};
 pub use row_stats::{blocks_per_row, inverse_cdf_sample, row_stats, weight, RowStats, BLOCK};
 pub use schedule::{apply_temperature, temperature};
+pub use self_cond::{self_cond_probs_in_place, softmax_rows_in_place};
 pub use stability::StabilityHistory;
 pub use step::{accept_by_entropy, decide, step, SampleDraws, StepBuffers, StepInput, StepOutcome};

@@ -21,7 +21,7 @@ impl Denoiser for Scripted {
             // z_prev of the same script: its max sits on the scripted token.
             let want = &self.script[self.block];
             for (p, &t) in want.iter().enumerate() {
-                assert_eq!(sc.logits[p * self.vocab + t as usize], 20.0 / 0.8, "z_prev of step 1 at t_max");
+                assert_eq!(out[p * self.vocab + t as usize], 20.0 / 0.8, "z_prev of step 1 at t_max");
                 assert!(sc.stats[p].partition >= 1.0);
             }
         }

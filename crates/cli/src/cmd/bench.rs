@@ -17,7 +17,7 @@ use dgemma_model::{KvCache, Model, Scratch, Session};
 use dgemma_sampler::{generate, GenerateConfig, LlamaRng, SamplerParams};
 use serde_json::json;
 
-use super::run::{open_backend, open_model_file};
+use super::run::{open_backend, open_model_file, parse_cutoff};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -49,6 +49,11 @@ pub struct Args {
     /// the sampler's ms per step.
     #[arg(long)]
     pub profile: bool,
+    /// Opt-in approximation (off = 0, exact): before the self-conditioning soft embedding, drop
+    /// every probability below this fraction of its row's largest (e.g. 1e-4), so the vocabulary
+    /// rows nobody weighs are skipped. Its effect on quality is not measured.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_cutoff)]
+    pub soft_embed_cutoff: f32,
     /// Time single matmuls instead of a model: `TYPE:ROWSxCOLS:N[,N..]` (e.g. `q8_0:4096x2816:1,16,256`),
     /// repeatable; `-r` is the minimum number of timed calls per case.
     #[arg(long, value_parser = kernels::parse_spec)]
@@ -140,6 +145,7 @@ fn measure<B: Backend>(args: &Args, backend: &B, profiler: Option<&Profiled<CpuB
         // Prefill.
         let mut cache = KvCache::new(backend, cfg, ctx);
         let mut s = Scratch::new(backend, cfg, args.batch, true);
+        s.set_soft_embed_cutoff(args.soft_embed_cutoff);
         let t0 = Instant::now();
         model.encode(&prompt, &mut cache, &mut s, None)?;
         pp.push(args.n_prompt as f64 / t0.elapsed().as_secs_f64());
@@ -158,6 +164,7 @@ fn measure<B: Backend>(args: &Args, backend: &B, profiler: Option<&Profiled<CpuB
         }
         // End to end: one canvas after the prompt, fixed steps (a confidence bound nothing meets).
         let mut session = Session::new(&model, ctx, args.batch);
+        session.set_soft_embed_cutoff(args.soft_embed_cutoff);
         session.prefill(&prompt)?;
         let params = SamplerParams { max_new_tokens: c, max_steps: args.steps, confidence_threshold: 1e-30, ..SamplerParams::default() };
         let gen_cfg = GenerateConfig { vocab: v, canvas_length: c, end_of_generation: vec![], pad_id: 0, repetition_cut: false };
