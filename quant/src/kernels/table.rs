@@ -67,27 +67,54 @@ pub(crate) fn row_kernel4(isa: Isa, ty: GgmlType) -> Option<RowKernel4> {
     }
 }
 
-/// One weight row against eight activation rows (weights decoded once).
-/// Built only by [`row_kernel8`], under the same guarantee as [`RowKernel`].
+/// One or two weight rows against eight activation rows (weights decoded once, activations
+/// loaded once for both rows). Built only by [`row_kernel8`], under the same guarantee as
+/// [`RowKernel`].
 #[derive(Clone, Copy)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) enum RowKernel8 {
-    Q8(unsafe fn(&[u8], [&[BlockQ8Act]; 8]) -> [f32; 8]),
+    /// Two weight rows; the third argument is the activation rows' block scales and sums,
+    /// transposed (see [`transpose_scales`]).
+    Q8(unsafe fn([&[u8]; 2], [&[BlockQ8Act]; 8], &[[[f32; 8]; 2]]) -> [[f32; 8]; 2]),
+    /// One weight row.
     Q8K(unsafe fn(&[u8], [&[BlockQ8K]; 8]) -> [f32; 8]),
 }
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 impl RowKernel8 {
-    /// Dots of weight row `w` with activation rows `ts` of `acts`.
+    /// Whether [`RowKernel8::dot8`] reads the transposed scale table.
+    pub(crate) fn needs_scales(self) -> bool {
+        matches!(self, RowKernel8::Q8(_))
+    }
+
+    /// Weight rows per call: 2, or 1 (then `w[1]` is ignored and the second result is zeros).
+    pub(crate) fn rows(self) -> usize {
+        match self {
+            RowKernel8::Q8(_) => 2,
+            RowKernel8::Q8K(_) => 1,
+        }
+    }
+
+    /// Dots of weight rows `w` with activation rows `ts` of `acts`; `da` is the transposed
+    /// scale table of those rows (see [`transpose_scales`]) when [`Self::needs_scales`].
     #[inline]
-    pub(crate) fn dot8(self, w: &[u8], acts: &Activations, ts: [usize; 8]) -> [f32; 8] {
+    pub(crate) fn dot8(self, w: [&[u8]; 2], acts: &Activations, ts: [usize; 8], da: &[[[f32; 8]; 2]]) -> [[f32; 8]; 2] {
         // SAFETY: as for `RowKernel::dot`.
         unsafe {
             match self {
-                RowKernel8::Q8(f) => f(w, ts.map(|t| acts.q8_row(t))),
-                RowKernel8::Q8K(f) => f(w, ts.map(|t| acts.q8k_row(t))),
+                RowKernel8::Q8(f) => f(w, ts.map(|t| acts.q8_row(t)), da),
+                RowKernel8::Q8K(f) => [f(w[0], ts.map(|t| acts.q8k_row(t))), [0.0; 8]],
             }
         }
     }
+}
+
+/// Writes `da[i] = [[d of row ts[k], block i], [s of row ts[k], block i]]` for k in 0..8 (the
+/// table [`RowKernel8::Q8`] reads), reusing `da`.
+pub(crate) fn transpose_scales(acts: &Activations, ts: [usize; 8], da: &mut Vec<[[f32; 8]; 2]>) {
+    let rows = ts.map(|t| acts.q8_row(t));
+    da.clear();
+    da.extend((0..rows[0].len()).map(|i| [std::array::from_fn(|k| rows[k][i].d), std::array::from_fn(|k| rows[k][i].s)]));
 }
 
 /// The eight-row kernel for `ty` on `isa`, where one exists (`None`: use [`RowKernel4`]).

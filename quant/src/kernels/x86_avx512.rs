@@ -28,11 +28,11 @@ use super::x86_avx2::{bit_mask32, hsum_ps, hsum_ps128, load256, load_f16, min_te
 use crate::blocks::BlockQ8K;
 
 /// Shared loop of the 32-value formats for `N` activation rows at once. `block(ptr)` returns
-/// the 32 weight values (signed if `SIGNED`, else unsigned) and the f32 weight offset `m`
-/// (ignored if `SIGNED`).
+/// the 32 weight codes as unsigned bytes and the f32 weight offset `m` of the block
+/// (`weight = d * code + m`, summed against the activations through `m * s`).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn dot_q8_blocks<const N: usize, const SIGNED: bool>(
+unsafe fn dot_q8_blocks<const N: usize>(
     w: &[u8],
     a: [&[BlockQ8Act]; N],
     size: usize,
@@ -45,20 +45,16 @@ unsafe fn dot_q8_blocks<const N: usize, const SIGNED: bool>(
     let mut offset = [0.0f32; N];
     for i in 0..nb {
         let b = w.as_ptr().add(i * size);
-        let (q, m) = block(b);
+        let (u, m) = block(b);
         let dw = _mm256_set1_ps(load_f16(b));
-        // Signed weights: move their sign onto the activations so the u8 x i8 product applies.
-        let u = if SIGNED { _mm256_abs_epi8(q) } else { q };
         for t in 0..N {
             let ab = a[t].get_unchecked(i);
             let qa = _mm256_loadu_si256(ab.qs.as_ptr() as *const __m256i);
-            let qa = if SIGNED { _mm256_sign_epi8(qa, q) } else { qa };
             let p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, qa);
             let d = _mm256_mul_ps(dw, _mm256_set1_ps(ab.d));
             acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[t]);
-            if !SIGNED {
-                offset[t] += m * ab.s;
-            }
+            // Fused, as the eight-row kernel's vector FMA: same rounding, same result.
+            offset[t] = m.mul_add(ab.s, offset[t]);
         }
     }
     let mut out = [0.0f32; N];
@@ -68,44 +64,111 @@ unsafe fn dot_q8_blocks<const N: usize, const SIGNED: bool>(
     out
 }
 
+/// Blocks whose weight x activation scale products are computed in one pass (a 512-byte
+/// stack table the token loop then broadcasts from).
+const SCALE_CHUNK: usize = 16;
+
+/// [`dot_q8_blocks`] for two weight rows against eight activation rows, with the activation
+/// block scales and sums transposed: `da[i] = [[a[t][i].d; t in 0..8], [a[t][i].s; t in 0..8]]`.
+///
+/// Each activation load feeds both weight rows (half the activation traffic per product), and
+/// the eight products `dw * d` and eight offset terms `m * s` of a block are one vector
+/// operation each instead of one per activation row. Every lane computes the same f32
+/// operations as the generic loop (`dw * d` rounded, `m * s` fused into the running offset),
+/// so the results are identical to single-row calls.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn dot8x2_q8_blocks(
+    w: [&[u8]; 2],
+    a: [&[BlockQ8Act]; 8],
+    da: &[[[f32; 8]; 2]],
+    size: usize,
+    block: impl Fn(*const u8) -> (__m256i, f32),
+) -> [[f32; 8]; 2] {
+    let nb = a[0].len();
+    assert!(a.iter().all(|r| r.len() == nb), "activation rows of different lengths");
+    assert!(da.len() == nb, "scale table length differs from the activation rows");
+    assert!(w.iter().all(|r| r.len() >= nb * size), "weight row shorter than its activation row");
+    let mut acc = [[_mm256_setzero_ps(); 8]; 2];
+    let mut offset = [_mm256_setzero_ps(); 2];
+    let mut scale = [[[0.0f32; 8]; SCALE_CHUNK]; 2];
+    for c0 in (0..nb).step_by(SCALE_CHUNK) {
+        let c1 = (c0 + SCALE_CHUNK).min(nb);
+        for i in c0..c1 {
+            let d = _mm256_loadu_ps(da.get_unchecked(i)[0].as_ptr());
+            for (wr, sc) in w.iter().zip(scale.iter_mut()) {
+                let dw = _mm256_set1_ps(load_f16(wr.as_ptr().add(i * size)));
+                _mm256_storeu_ps(sc.get_unchecked_mut(i - c0).as_mut_ptr(), _mm256_mul_ps(dw, d));
+            }
+        }
+        for i in c0..c1 {
+            let (u0, m0) = block(w[0].as_ptr().add(i * size));
+            let (u1, m1) = block(w[1].as_ptr().add(i * size));
+            let s = _mm256_loadu_ps(da.get_unchecked(i)[1].as_ptr());
+            offset[0] = _mm256_fmadd_ps(_mm256_set1_ps(m0), s, offset[0]);
+            offset[1] = _mm256_fmadd_ps(_mm256_set1_ps(m1), s, offset[1]);
+            let (sc0, sc1) = (scale[0].get_unchecked(i - c0), scale[1].get_unchecked(i - c0));
+            for t in 0..8 {
+                let qa = _mm256_loadu_si256(a[t].get_unchecked(i).qs.as_ptr() as *const __m256i);
+                let p0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u0, qa);
+                let p1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u1, qa);
+                acc[0][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc0[t]), _mm256_cvtepi32_ps(p0), acc[0][t]);
+                acc[1][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&sc1[t]), _mm256_cvtepi32_ps(p1), acc[1][t]);
+            }
+        }
+    }
+    let mut out = [[0.0f32; 8]; 2];
+    for r in 0..2 {
+        let mut offsets = [0.0f32; 8];
+        _mm256_storeu_ps(offsets.as_mut_ptr(), offset[r]);
+        for t in 0..8 {
+            out[r][t] = hsum_ps(acc[r][t]) + offsets[t];
+        }
+    }
+    out
+}
+
 /// Declares the one-, four- and eight-row kernels of a 32-value format.
 macro_rules! q8_kernels {
-    ($one:ident, $four:ident, $eight:ident, $size:expr, $signed:expr, $doc:literal, $block:expr) => {
+    ($one:ident, $four:ident, $eight:ident, $size:expr, $doc:literal, $block:expr) => {
         #[doc = $doc]
         #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
         pub(crate) unsafe fn $one(w: &[u8], a: &[BlockQ8Act]) -> f32 {
-            dot_q8_blocks::<1, $signed>(w, [a], $size, $block)[0]
+            dot_q8_blocks::<1>(w, [a], $size, $block)[0]
         }
 
         #[doc = $doc]
         #[doc = "Four activation rows."]
         #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
         pub(crate) unsafe fn $four(w: &[u8], a: [&[BlockQ8Act]; 4]) -> [f32; 4] {
-            dot_q8_blocks::<4, $signed>(w, a, $size, $block)
+            dot_q8_blocks::<4>(w, a, $size, $block)
         }
 
         #[doc = $doc]
-        #[doc = "Eight activation rows."]
+        #[doc = "Two weight rows, eight activation rows; `da[i]` holds their block `i` scales and sums."]
         #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-        pub(crate) unsafe fn $eight(w: &[u8], a: [&[BlockQ8Act]; 8]) -> [f32; 8] {
-            dot_q8_blocks::<8, $signed>(w, a, $size, $block)
+        pub(crate) unsafe fn $eight(w: [&[u8]; 2], a: [&[BlockQ8Act]; 8], da: &[[[f32; 8]; 2]]) -> [[f32; 8]; 2] {
+            dot8x2_q8_blocks(w, a, da, $size, $block)
         }
     };
 }
 
-q8_kernels!(dot_q8_0, dot4_q8_0, dot8_q8_0, 34, true, "Q8_0 weights.", |b: *const u8| (load256(b.add(2)), 0.0));
-// The offset formats run on the unsigned codes: `d·(q - 8)·a = d·q·a - 8d·a` (Q4_0), etc.
-q8_kernels!(dot_q4_0, dot4_q4_0, dot8_q4_0, 18, false, "Q4_0 weights.", |b: *const u8| {
+// Every format runs on unsigned codes, its offset folded into the activation sum:
+// `d·(q - 8)·a = d·q·a - 8d·a` (Q4_0); Q8_0's signed bytes become `q + 128` (flip the top bit).
+q8_kernels!(dot_q8_0, dot4_q8_0, dot8_q8_0, 34, "Q8_0 weights.", |b: *const u8| {
+    (_mm256_xor_si256(load256(b.add(2)), _mm256_set1_epi8(-128)), -128.0 * load_f16(b))
+});
+q8_kernels!(dot_q4_0, dot4_q4_0, dot8_q4_0, 18, "Q4_0 weights.", |b: *const u8| {
     (nibbles32(b.add(2)), -8.0 * load_f16(b))
 });
-q8_kernels!(dot_q4_1, dot4_q4_1, dot8_q4_1, 20, false, "Q4_1 weights.", |b: *const u8| {
+q8_kernels!(dot_q4_1, dot4_q4_1, dot8_q4_1, 20, "Q4_1 weights.", |b: *const u8| {
     (nibbles32(b.add(4)), load_f16(b.add(2)))
 });
-q8_kernels!(dot_q5_0, dot4_q5_0, dot8_q5_0, 22, false, "Q5_0 weights.", |b: *const u8| {
+q8_kernels!(dot_q5_0, dot4_q5_0, dot8_q5_0, 22, "Q5_0 weights.", |b: *const u8| {
     let high = bit_mask32((b.add(2) as *const u32).read_unaligned());
     (_mm256_or_si256(nibbles32(b.add(6)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))), -16.0 * load_f16(b))
 });
-q8_kernels!(dot_q5_1, dot4_q5_1, dot8_q5_1, 24, false, "Q5_1 weights.", |b: *const u8| {
+q8_kernels!(dot_q5_1, dot4_q5_1, dot8_q5_1, 24, "Q5_1 weights.", |b: *const u8| {
     let high = bit_mask32((b.add(4) as *const u32).read_unaligned());
     (_mm256_or_si256(nibbles32(b.add(8)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))), load_f16(b.add(2)))
 });
