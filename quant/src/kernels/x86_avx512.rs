@@ -27,16 +27,39 @@ use super::activations::BlockQ8Act;
 use super::x86_avx2::{bit_mask32, hsum_ps, hsum_ps128, load256, load_f16, min_terms, nibbles32, unpack_scales_k4};
 use crate::blocks::BlockQ8K;
 
-/// Shared loop of the 32-value formats for `N` activation rows at once. `block(ptr)` returns
-/// the 32 weight codes as unsigned bytes and the f32 weight offset `m` of the block
-/// (`weight = d * code + m`, summed against the activations through `m * s`).
+/// Where a 32-value format keeps its per-block weight offset `m` (`weight = d * code + m`,
+/// summed against the activations as `m * s`).
+#[derive(Clone, Copy)]
+enum Offset {
+    /// `m = k * d` (symmetric formats: Q8_0 `k = -128`, Q4_0 `-8`, Q5_0 `-16`).
+    ScaledD(f32),
+    /// `m` is the binary16 at this byte offset of the block (Q4_1, Q5_1).
+    F16At(usize),
+}
+
+impl Offset {
+    /// The offset of the block at `b`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    unsafe fn of(self, b: *const u8) -> f32 {
+        match self {
+            Offset::ScaledD(k) => k * load_f16(b),
+            Offset::F16At(at) => load_f16(b.add(at)),
+        }
+    }
+}
+
+/// Shared loop of the 32-value formats for `N` activation rows at once. `codes(ptr)` returns
+/// the 32 weight codes of the block at `ptr` as unsigned bytes; its scale `d` is the
+/// binary16 at byte 0.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn dot_q8_blocks<const N: usize>(
     w: &[u8],
     a: [&[BlockQ8Act]; N],
     size: usize,
-    block: impl Fn(*const u8) -> (__m256i, f32),
+    offset_at: Offset,
+    codes: impl Fn(*const u8) -> __m256i,
 ) -> [f32; N] {
     let nb = a[0].len();
     assert!(a.iter().all(|r| r.len() == nb), "activation rows of different lengths");
@@ -45,7 +68,7 @@ unsafe fn dot_q8_blocks<const N: usize>(
     let mut offset = [0.0f32; N];
     for i in 0..nb {
         let b = w.as_ptr().add(i * size);
-        let (u, m) = block(b);
+        let (u, m) = (codes(b), offset_at.of(b));
         let dw = _mm256_set1_ps(load_f16(b));
         for t in 0..N {
             let ab = a[t].get_unchecked(i);
@@ -83,7 +106,8 @@ unsafe fn dot8x2_q8_blocks(
     a: [&[BlockQ8Act]; 8],
     da: &[[[f32; 8]; 2]],
     size: usize,
-    block: impl Fn(*const u8) -> (__m256i, f32),
+    offset_at: Offset,
+    codes: impl Fn(*const u8) -> __m256i,
 ) -> [[f32; 8]; 2] {
     let nb = a[0].len();
     assert!(a.iter().all(|r| r.len() == nb), "activation rows of different lengths");
@@ -91,23 +115,44 @@ unsafe fn dot8x2_q8_blocks(
     assert!(w.iter().all(|r| r.len() >= nb * size), "weight row shorter than its activation row");
     let mut acc = [[_mm256_setzero_ps(); 8]; 2];
     let mut offset = [_mm256_setzero_ps(); 2];
+    // Per chunk of blocks and weight row: the products `dw * d` for the eight activation rows
+    // and the offsets `m`, converted 8 blocks per `vcvtph2ps` instead of one at a time.
     let mut scale = [[[0.0f32; 8]; SCALE_CHUNK]; 2];
+    let mut m = [[0.0f32; SCALE_CHUNK]; 2];
     for c0 in (0..nb).step_by(SCALE_CHUNK) {
-        let c1 = (c0 + SCALE_CHUNK).min(nb);
-        for i in c0..c1 {
-            let d = _mm256_loadu_ps(da.get_unchecked(i)[0].as_ptr());
-            for (wr, sc) in w.iter().zip(scale.iter_mut()) {
-                let dw = _mm256_set1_ps(load_f16(wr.as_ptr().add(i * size)));
-                _mm256_storeu_ps(sc.get_unchecked_mut(i - c0).as_mut_ptr(), _mm256_mul_ps(dw, d));
+        let len = SCALE_CHUNK.min(nb - c0);
+        for r in 0..2 {
+            let (mut hd, mut hm) = ([0u16; SCALE_CHUNK], [0u16; SCALE_CHUNK]);
+            for j in 0..len {
+                let b = w[r].as_ptr().add((c0 + j) * size);
+                hd[j] = (b as *const u16).read_unaligned();
+                if let Offset::F16At(at) = offset_at {
+                    hm[j] = (b.add(at) as *const u16).read_unaligned();
+                }
+            }
+            let mut dw = [0.0f32; SCALE_CHUNK];
+            for h in (0..SCALE_CHUNK).step_by(8) {
+                let d = _mm256_cvtph_ps(_mm_loadu_si128(hd.as_ptr().add(h) as *const __m128i));
+                let mv = match offset_at {
+                    Offset::ScaledD(k) => _mm256_mul_ps(d, _mm256_set1_ps(k)),
+                    Offset::F16At(_) => _mm256_cvtph_ps(_mm_loadu_si128(hm.as_ptr().add(h) as *const __m128i)),
+                };
+                _mm256_storeu_ps(dw.as_mut_ptr().add(h), d);
+                _mm256_storeu_ps(m[r].as_mut_ptr().add(h), mv);
+            }
+            for j in 0..len {
+                let d = _mm256_loadu_ps(da.get_unchecked(c0 + j)[0].as_ptr());
+                _mm256_storeu_ps(scale[r][j].as_mut_ptr(), _mm256_mul_ps(_mm256_set1_ps(dw[j]), d));
             }
         }
-        for i in c0..c1 {
-            let (u0, m0) = block(w[0].as_ptr().add(i * size));
-            let (u1, m1) = block(w[1].as_ptr().add(i * size));
+        for j in 0..len {
+            let i = c0 + j;
+            let u0 = codes(w[0].as_ptr().add(i * size));
+            let u1 = codes(w[1].as_ptr().add(i * size));
             let s = _mm256_loadu_ps(da.get_unchecked(i)[1].as_ptr());
-            offset[0] = _mm256_fmadd_ps(_mm256_set1_ps(m0), s, offset[0]);
-            offset[1] = _mm256_fmadd_ps(_mm256_set1_ps(m1), s, offset[1]);
-            let (sc0, sc1) = (scale[0].get_unchecked(i - c0), scale[1].get_unchecked(i - c0));
+            offset[0] = _mm256_fmadd_ps(_mm256_broadcast_ss(&m[0][j]), s, offset[0]);
+            offset[1] = _mm256_fmadd_ps(_mm256_broadcast_ss(&m[1][j]), s, offset[1]);
+            let (sc0, sc1) = (&scale[0][j], &scale[1][j]);
             for t in 0..8 {
                 let qa = _mm256_loadu_si256(a[t].get_unchecked(i).qs.as_ptr() as *const __m256i);
                 let p0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u0, qa);
@@ -130,47 +175,47 @@ unsafe fn dot8x2_q8_blocks(
 
 /// Declares the one-, four- and eight-row kernels of a 32-value format.
 macro_rules! q8_kernels {
-    ($one:ident, $four:ident, $eight:ident, $size:expr, $doc:literal, $block:expr) => {
+    ($one:ident, $four:ident, $eight:ident, $size:expr, $offset:expr, $doc:literal, $codes:expr) => {
         #[doc = $doc]
         #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
         pub(crate) unsafe fn $one(w: &[u8], a: &[BlockQ8Act]) -> f32 {
-            dot_q8_blocks::<1>(w, [a], $size, $block)[0]
+            dot_q8_blocks::<1>(w, [a], $size, $offset, $codes)[0]
         }
 
         #[doc = $doc]
         #[doc = "Four activation rows."]
         #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
         pub(crate) unsafe fn $four(w: &[u8], a: [&[BlockQ8Act]; 4]) -> [f32; 4] {
-            dot_q8_blocks::<4>(w, a, $size, $block)
+            dot_q8_blocks::<4>(w, a, $size, $offset, $codes)
         }
 
         #[doc = $doc]
         #[doc = "Two weight rows, eight activation rows; `da[i]` holds their block `i` scales and sums."]
         #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
         pub(crate) unsafe fn $eight(w: [&[u8]; 2], a: [&[BlockQ8Act]; 8], da: &[[[f32; 8]; 2]]) -> [[f32; 8]; 2] {
-            dot8x2_q8_blocks(w, a, da, $size, $block)
+            dot8x2_q8_blocks(w, a, da, $size, $offset, $codes)
         }
     };
 }
 
 // Every format runs on unsigned codes, its offset folded into the activation sum:
 // `d·(q - 8)·a = d·q·a - 8d·a` (Q4_0); Q8_0's signed bytes become `q + 128` (flip the top bit).
-q8_kernels!(dot_q8_0, dot4_q8_0, dot8_q8_0, 34, "Q8_0 weights.", |b: *const u8| {
-    (_mm256_xor_si256(load256(b.add(2)), _mm256_set1_epi8(-128)), -128.0 * load_f16(b))
+q8_kernels!(dot_q8_0, dot4_q8_0, dot8_q8_0, 34, Offset::ScaledD(-128.0), "Q8_0 weights.", |b: *const u8| {
+    _mm256_xor_si256(load256(b.add(2)), _mm256_set1_epi8(-128))
 });
-q8_kernels!(dot_q4_0, dot4_q4_0, dot8_q4_0, 18, "Q4_0 weights.", |b: *const u8| {
-    (nibbles32(b.add(2)), -8.0 * load_f16(b))
+q8_kernels!(dot_q4_0, dot4_q4_0, dot8_q4_0, 18, Offset::ScaledD(-8.0), "Q4_0 weights.", |b: *const u8| {
+    nibbles32(b.add(2))
 });
-q8_kernels!(dot_q4_1, dot4_q4_1, dot8_q4_1, 20, "Q4_1 weights.", |b: *const u8| {
-    (nibbles32(b.add(4)), load_f16(b.add(2)))
+q8_kernels!(dot_q4_1, dot4_q4_1, dot8_q4_1, 20, Offset::F16At(2), "Q4_1 weights.", |b: *const u8| {
+    nibbles32(b.add(4))
 });
-q8_kernels!(dot_q5_0, dot4_q5_0, dot8_q5_0, 22, "Q5_0 weights.", |b: *const u8| {
+q8_kernels!(dot_q5_0, dot4_q5_0, dot8_q5_0, 22, Offset::ScaledD(-16.0), "Q5_0 weights.", |b: *const u8| {
     let high = bit_mask32((b.add(2) as *const u32).read_unaligned());
-    (_mm256_or_si256(nibbles32(b.add(6)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))), -16.0 * load_f16(b))
+    _mm256_or_si256(nibbles32(b.add(6)), _mm256_and_si256(high, _mm256_set1_epi8(0x10)))
 });
-q8_kernels!(dot_q5_1, dot4_q5_1, dot8_q5_1, 24, "Q5_1 weights.", |b: *const u8| {
+q8_kernels!(dot_q5_1, dot4_q5_1, dot8_q5_1, 24, Offset::F16At(2), "Q5_1 weights.", |b: *const u8| {
     let high = bit_mask32((b.add(4) as *const u32).read_unaligned());
-    (_mm256_or_si256(nibbles32(b.add(8)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))), load_f16(b.add(2)))
+    _mm256_or_si256(nibbles32(b.add(8)), _mm256_and_si256(high, _mm256_set1_epi8(0x10)))
 });
 
 /// Shared body of Q4_K and Q5_K for `N` activation rows: nibbles at `qs_at`, fifth bits at
