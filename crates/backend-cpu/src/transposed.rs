@@ -55,7 +55,6 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
             let v_end = ((k + 1) * chunk_rows).min(rows);
             let (b0, b1) = (c0 / bs * w.ty.type_size(), (c0 + width) / bs * w.ty.type_size());
             let acc = &mut acc[..n * width];
-            acc.fill(0.0);
             let mut v0 = k * chunk_rows;
             while v0 < v_end {
                 let vb = VB.min(v_end - v0);
@@ -70,11 +69,20 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
                         t.fill(0.0); // exact: an all-zero column of x adds nothing
                     }
                 }
-                accumulate(&probs, live, &tile[..vb * width], acc, width);
-                v0 += vb;
-                if (v0 - k * chunk_rows) % SUM_RUN == 0 || v0 == v_end {
-                    flush(&mut total[..n * width], acc);
+                // The next tile's probabilities and weight row segments are strided reads
+                // (rows of 1 MiB and of row_bytes): start them now, while this tile's FMAs run.
+                let next = (v0 + vb)..(v0 + vb + VB).min(v_end);
+                for r in 0..n {
+                    prefetch(&x[r * rows + next.start..r * rows + next.end]);
                 }
+                for v in next {
+                    prefetch(&w.row(0, v)[b0..b1]);
+                }
+                let first = (v0 - k * chunk_rows) % SUM_RUN == 0;
+                v0 += vb;
+                let last = (v0 - k * chunk_rows) % SUM_RUN == 0 || v0 == v_end;
+                let total = last.then_some(&mut total[..n * width]);
+                accumulate(&probs, live, &tile[..vb * width], acc, width, first, total);
             }
         },
     );
@@ -140,14 +148,23 @@ fn decode_segment(ty: GgmlType, src: &[u8], dst: &mut [f32]) {
     decode(ty, src, dst)
 }
 
-/// End an f32 run: `total += acc` in f64, `acc = 0`.
+/// Ask for the cache lines of `data` ahead of use, into L2: one tile's lines (~86 KiB) would not
+/// stay in L1 until used. A hint: no effect on results.
 #[inline]
-fn flush(total: &mut [f64], acc: &mut [f32]) {
+fn prefetch<T>(data: &[T]) {
     #[cfg(target_arch = "x86_64")]
-    if avx512::available() {
-        // SAFETY: the CPU supports AVX-512F (checked above).
-        return unsafe { avx512::flush(total, acc) };
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+        let bytes = std::mem::size_of_val(data);
+        for off in (0..bytes).step_by(64) {
+            // SAFETY: prefetching is a hint that never faults; the address lies inside `data`.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(data.as_ptr().cast::<i8>().add(off)) };
+        }
     }
+}
+
+/// End an f32 run: `total += acc` in f64, `acc = 0`.
+fn flush(total: &mut [f64], acc: &mut [f32]) {
     for (t, a) in total.iter_mut().zip(acc.iter_mut()) {
         *t += *a as f64;
         *a = 0.0;
@@ -155,21 +172,34 @@ fn flush(total: &mut [f64], acc: &mut [f32]) {
 }
 
 /// `acc[r, c] += Σ_j p[r, j] · tile[j, c]` for the rows with `live[r]`, with AVX-512 or
-/// AVX2+FMA where the CPU has it. The sum over `j` runs in the same order for every column,
-/// thread and kernel.
+/// AVX2+FMA where the CPU has it. `first`: the tile starts an f32 run (`acc` counts as zero);
+/// `total`: the tile ends one (`total += acc` in f64). The sum over `j` runs in the same order
+/// for every column, thread and kernel.
 #[inline]
-fn accumulate(p: &Probs<'_>, live: &[bool], tile: &[f32], acc: &mut [f32], width: usize) {
+fn accumulate(
+    p: &Probs<'_>, live: &[bool], tile: &[f32], acc: &mut [f32], width: usize, first: bool,
+    total: Option<&mut [f64]>,
+) {
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
         // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked above).
-        return unsafe { avx512::accumulate(p, live, tile, acc, width) };
+        return unsafe { avx512::accumulate(p, live, tile, acc, width, first, total) };
+    }
+    if first {
+        acc.fill(0.0);
     }
     #[cfg(target_arch = "x86_64")]
     if has_fma() {
         // SAFETY: the CPU supports AVX2 and FMA (checked above).
-        return unsafe { accumulate_fma(p, live, tile, acc, width) };
+        unsafe { accumulate_fma(p, live, tile, acc, width) };
+    } else {
+        accumulate_body::<false>(p, live, tile, acc, width);
     }
-    accumulate_body::<false>(p, live, tile, acc, width)
+    #[cfg(not(target_arch = "x86_64"))]
+    accumulate_body::<false>(p, live, tile, acc, width);
+    if let Some(total) = total {
+        flush(total, acc);
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -227,9 +257,10 @@ mod tests {
             .collect()
     }
 
-    /// The kernel this CPU dispatches to (AVX-512 on the reference machine) against the portable
-    /// one with fused multiply-adds: same bits, over partial register blocks, column tails,
-    /// short tiles and skipped rows.
+    /// The kernel this CPU dispatches to (AVX-512 with the run start and flush fused in, on the
+    /// reference machine) against the portable one with fused multiply-adds and a separate
+    /// reset/flush: same bits, over partial register blocks, column tails, short tiles, skipped
+    /// rows and every position of a tile in its f32 run.
     #[test]
     fn dispatched_tile_kernel_matches_portable_fma_kernel_bit_for_bit() {
         for (n, width, vb) in [(1, 16, 64), (7, 37, 5), (13, 256, 64), (6, 80, 33), (12, 117, 64), (256, 64, 64)] {
@@ -248,17 +279,33 @@ mod tests {
             for j in 0..vb {
                 assert_eq!(used >> j & 1 == 1, (0..n).any(|r| x[r * stride + v0 + j] != 0.0), "used row {j}");
             }
-            let (mut got, mut want) = (acc0.clone(), acc0.clone());
-            accumulate(&p, &live, &tile, &mut got, width);
-            accumulate_body::<true>(&p, &live, &tile, &mut want, width);
-            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                assert_eq!(g.to_bits(), w.to_bits(), "n={n} width={width} vb={vb} acc[{i}]: {g} vs {w}");
-            }
-            for r in 0..n {
-                for c in 0..width {
-                    let exact: f64 = acc0[r * width + c] as f64
-                        + (0..vb).map(|j| p.row(r)[j] as f64 * tile[j * width + c] as f64).sum::<f64>();
-                    assert!((got[r * width + c] as f64 - exact).abs() < 1e-4, "acc[{r},{c}]");
+            let total0: Vec<f64> = values(n * width, 4).iter().map(|&v| v as f64 * 3.0).collect();
+            for (first, last) in [(false, false), (true, false), (false, true), (true, true)] {
+                let (mut got, mut want) = (acc0.clone(), acc0.clone());
+                let (mut got_t, mut want_t) = (total0.clone(), total0.clone());
+                accumulate(&p, &live, &tile, &mut got, width, first, last.then_some(&mut got_t[..]));
+                // Reference: the portable kernel with an explicit reset and flush.
+                if first {
+                    want.fill(0.0);
+                }
+                accumulate_body::<true>(&p, &live, &tile, &mut want, width);
+                let sums = want.clone();
+                if last {
+                    flush(&mut want_t, &mut want);
+                } else {
+                    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                        assert_eq!(g.to_bits(), w.to_bits(), "n={n} width={width} vb={vb} first={first} acc[{i}]");
+                    }
+                }
+                for (i, (g, w)) in got_t.iter().zip(&want_t).enumerate() {
+                    assert_eq!(g.to_bits(), w.to_bits(), "n={n} width={width} vb={vb} first={first} last={last} total[{i}]");
+                }
+                for r in 0..n {
+                    for c in 0..width {
+                        let start = if first { 0.0 } else { acc0[r * width + c] as f64 };
+                        let exact = start + (0..vb).map(|j| p.row(r)[j] as f64 * tile[j * width + c] as f64).sum::<f64>();
+                        assert!((sums[r * width + c] as f64 - exact).abs() < 1e-4, "acc[{r},{c}]");
+                    }
                 }
             }
         }

@@ -24,90 +24,139 @@ pub(super) fn available() -> bool {
     })
 }
 
-/// `acc[r, c] += Σ_j p[r, j] · tile[j, c]`: `tile` is `[p.vb, width]`, `acc` `[n, width]`.
-/// Register blocks without a `live` row are skipped (exact: their probabilities are all zero).
+/// `acc[r, c] += Σ_j p[r, j] · tile[j, c]`: `tile` is `[p.vb, width]`, `acc` and `total`
+/// `[n, width]`. On the first tile of a run `acc` counts as zero (its contents are not read);
+/// on the last, `total += acc` in f64 follows (`acc` is left holding the run's sums; the next
+/// run's first tile ignores them). Register blocks without a `live` row do no FMAs (exact: their probabilities are
+/// all zero).
 ///
 /// # Safety
 /// The CPU must support AVX-512F, AVX2 and FMA ([`available`]).
 #[target_feature(enable = "avx512f,avx2,fma")]
-pub(super) unsafe fn accumulate(p: &Probs<'_>, live: &[bool], tile: &[f32], acc: &mut [f32], width: usize) {
+pub(super) unsafe fn accumulate(
+    p: &Probs<'_>, live: &[bool], tile: &[f32], acc: &mut [f32], width: usize, first: bool,
+    total: Option<&mut [f64]>,
+) {
     let n = live.len();
     let (vb, ps) = (p.vb, p.stride);
     assert!(
-        n > 0 && acc.len() == n * width && tile.len() >= vb * width && p.x.len() >= (n - 1) * ps + p.v0 + vb,
+        n > 0
+            && acc.len() == n * width
+            && total.as_ref().is_none_or(|t| t.len() == n * width)
+            && tile.len() >= vb * width
+            && p.x.len() >= (n - 1) * ps + p.v0 + vb,
         "tile kernel: bad buffers"
     );
+    let last = total.is_some();
     let nv = width / 16;
-    let mut r0 = 0;
-    while r0 < n {
-        let rows = ROWS.min(n - r0);
-        if !live[r0..r0 + rows].iter().any(|&l| l) {
-            r0 += rows;
-            continue;
-        }
-        let ab = &mut acc[r0 * width..(r0 + rows) * width];
-        let pb = &p.x[r0 * ps + p.v0..];
-        let mut v0 = 0;
-        while v0 < nv {
-            let vecs = VECS.min(nv - v0);
-            // SAFETY: `rows` ≤ ROWS rows of probabilities (stride ps, vb each) and of `ab`, and
-            // vecs·16 columns from v0·16 ≤ width, lie inside the slices (asserted above); the
-            // CPU has AVX-512F (caller).
-            unsafe {
-                let (pp, tp, ap) = (pb.as_ptr(), tile.as_ptr().add(v0 * 16), ab.as_mut_ptr().add(v0 * 16));
-                match (rows, vecs) {
-                    (ROWS, VECS) => block::<ROWS, VECS>(pp, ps, vb, tp, ap, width),
-                    (r, VECS) => dispatch_rows::<VECS>(r, pp, ps, vb, tp, ap, width),
-                    (r, _) => dispatch_rows::<1>(r, pp, ps, vb, tp, ap, width),
+    // Column chunks outside, register blocks inside: the chunk's slice of the tile
+    // (vb × 64 floats, 16 KiB) stays in L1 while every row block streams past it.
+    let mut v0 = 0;
+    while v0 < nv {
+        let vecs = VECS.min(nv - v0);
+        let mut r0 = 0;
+        while r0 < n {
+            let rows = ROWS.min(n - r0);
+            let any = live[r0..r0 + rows].iter().any(|&l| l);
+            if any || first || last {
+                let off = r0 * width + v0 * 16;
+                // SAFETY: `rows` ≤ ROWS rows of probabilities (stride ps, vb each, from
+                // r0·ps + v0) and of `acc`/`total` (from r0·width), and vecs·16 columns from
+                // v0·16 ≤ width, lie inside the slices (asserted above); the CPU has AVX-512F
+                // (caller).
+                unsafe {
+                    let b = Block {
+                        p: p.x.as_ptr().add(r0 * ps + p.v0),
+                        ps,
+                        vb: if any { vb } else { 0 },
+                        t: tile.as_ptr().add(v0 * 16),
+                        a: acc.as_mut_ptr().add(off),
+                        width,
+                        first,
+                    };
+                    match (rows, vecs) {
+                        (ROWS, VECS) => block::<ROWS, VECS>(b),
+                        (r, VECS) => dispatch_rows::<VECS>(r, b),
+                        (r, _) => dispatch_rows::<1>(r, b),
+                    }
                 }
             }
-            // A narrower remainder runs one vector at a time.
-            v0 += if vecs == VECS { VECS } else { 1 };
+            r0 += rows;
         }
-        for c in nv * 16..width {
-            for r in 0..rows {
-                let mut a = ab[r * width + c];
-                for (j, &q) in p.row(r0 + r).iter().enumerate() {
+        // A narrower remainder runs one vector at a time.
+        v0 += if vecs == VECS { VECS } else { 1 };
+    }
+    for c in nv * 16..width {
+        for (r, &l) in live.iter().enumerate() {
+            let i = r * width + c;
+            let mut a = if first { 0.0 } else { acc[i] };
+            if l {
+                for (j, &q) in p.row(r).iter().enumerate() {
                     a = q.mul_add(tile[j * width + c], a);
                 }
-                ab[r * width + c] = a;
             }
+            acc[i] = a;
         }
-        r0 += rows;
     }
+    if let Some(total) = total {
+        // A sequential pass (prefetch-friendly) rather than one per register block.
+        // SAFETY: both hold n·width values (asserted above), a multiple of 16 plus a tail.
+        let whole = acc.len() / 16 * 16;
+        unsafe { flush_row(acc.as_ptr(), total.as_mut_ptr(), whole) };
+        for (t, a) in total[whole..].iter_mut().zip(&acc[whole..]) {
+            *t += *a as f64;
+        }
+    }
+}
+
+/// One register block's operands: `p` → `R` rows (stride `ps`) of `vb` probabilities; `t` →
+/// `vb` tile rows, `a` (and `total` unless null) → `R` accumulator rows, all with row stride
+/// `width` and at least `16·V` columns.
+#[derive(Clone, Copy)]
+struct Block {
+    p: *const f32,
+    ps: usize,
+    vb: usize,
+    t: *const f32,
+    a: *mut f32,
+    width: usize,
+    /// Start from zero instead of loading `a`.
+    first: bool,
 }
 
 /// [`block`] for a row count known only at run time (the last, partial register block).
 #[inline(always)]
-unsafe fn dispatch_rows<const V: usize>(rows: usize, p: *const f32, ps: usize, vb: usize, t: *const f32, a: *mut f32, width: usize) {
+unsafe fn dispatch_rows<const V: usize>(rows: usize, b: Block) {
     // SAFETY: forwarded from the caller.
     unsafe {
         match rows {
-            1 => block::<1, V>(p, ps, vb, t, a, width),
-            2 => block::<2, V>(p, ps, vb, t, a, width),
-            3 => block::<3, V>(p, ps, vb, t, a, width),
-            4 => block::<4, V>(p, ps, vb, t, a, width),
-            5 => block::<5, V>(p, ps, vb, t, a, width),
-            _ => block::<ROWS, V>(p, ps, vb, t, a, width),
+            1 => block::<1, V>(b),
+            2 => block::<2, V>(b),
+            3 => block::<3, V>(b),
+            4 => block::<4, V>(b),
+            5 => block::<5, V>(b),
+            _ => block::<ROWS, V>(b),
         }
     }
 }
 
-/// One register block: `R` rows × `V` vectors of accumulators, loaded once, updated by every
-/// weight row of the tile, stored once.
+/// One register block: `R` rows × `V` vectors of accumulators, loaded once (or zero), updated
+/// by every weight row of the tile, stored once.
 ///
 /// # Safety
-/// `p` points to `R` rows (stride `ps`) of `vb` floats; `t` to `vb` rows and `a` to `R` rows (both with row
-/// stride `width`) of at least `16·V` floats; the CPU has AVX-512F.
+/// The pointers of `b` cover what [`Block`] says; the CPU has AVX-512F.
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn block<const R: usize, const V: usize>(p: *const f32, ps: usize, vb: usize, t: *const f32, a: *mut f32, width: usize) {
+unsafe fn block<const R: usize, const V: usize>(b: Block) {
+    let Block { p, ps, vb, t, a, width, first } = b;
     // SAFETY: all offsets stay inside the ranges the caller guarantees.
     unsafe {
         let mut acc = [[_mm512_setzero_ps(); V]; R];
         for r in 0..R {
             for v in 0..V {
-                acc[r][v] = _mm512_loadu_ps(a.add(r * width + v * 16));
+                if !first {
+                    acc[r][v] = _mm512_loadu_ps(a.add(r * width + v * 16));
+                }
             }
         }
         for j in 0..vb {
@@ -127,6 +176,26 @@ unsafe fn block<const R: usize, const V: usize>(p: *const f32, ps: usize, vb: us
             for v in 0..V {
                 _mm512_storeu_ps(a.add(r * width + v * 16), acc[r][v]);
             }
+        }
+    }
+}
+
+/// `total[i] += a[i] as f64` for `len` (a multiple of 16) values.
+///
+/// # Safety
+/// Both pointers cover `len` values; the CPU has AVX-512F.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn flush_row(a: *const f32, total: *mut f64, len: usize) {
+    for i in (0..len).step_by(16) {
+        // SAFETY: i + 16 ≤ len; f32 → f64 is exact, so this adds what a scalar flush adds.
+        unsafe {
+            let v = _mm512_loadu_ps(a.add(i));
+            let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+            let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))));
+            let t = total.add(i);
+            _mm512_storeu_pd(t, _mm512_add_pd(_mm512_loadu_pd(t), lo));
+            _mm512_storeu_pd(t.add(8), _mm512_add_pd(_mm512_loadu_pd(t.add(8)), hi));
         }
     }
 }
@@ -152,18 +221,6 @@ pub(super) unsafe fn nonzero(p: &Probs<'_>, live: &mut [bool]) -> u64 {
         used |= m;
     }
     used
-}
-
-/// `total[i] += acc[i] as f64; acc[i] = 0` (the end of an f32 run), 16 lanes at a time.
-///
-/// # Safety
-/// The CPU must support AVX-512F ([`available`]).
-#[target_feature(enable = "avx512f,avx2,fma")]
-pub(super) unsafe fn flush(total: &mut [f64], acc: &mut [f32]) {
-    for (t, a) in total.iter_mut().zip(acc.iter_mut()) {
-        *t += *a as f64;
-        *a = 0.0;
-    }
 }
 
 /// Bytes of one Q8_0 block: an f16 scale and 32 signed bytes.
