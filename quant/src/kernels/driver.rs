@@ -284,12 +284,12 @@ fn run_batch(
                         transpose_scales(acts, ts, table);
                     }
                     let block_rows = wc.len() / row_bytes;
-                    for i in (0..block_rows).step_by(k8.rows()) {
+                    for i in (0..block_rows).step_by(RowKernel8::ROWS) {
                         // An odd last row is passed twice; only its first result is kept.
                         let i1 = (i + 1).min(block_rows - 1);
                         let pair = [&wc[i * row_bytes..][..row_bytes], &wc[i1 * row_bytes..][..row_bytes]];
                         let ys = k8.dot8(pair, acts, ts, table);
-                        for (j, y_row) in ys.iter().enumerate().take(k8.rows().min(block_rows - i)) {
+                        for (j, y_row) in ys.iter().enumerate().take(block_rows - i) {
                             for (k, &v) in y_row.iter().enumerate() {
                                 unsafe { out.write((t + k) * rows + r0 + i + j, v) };
                             }

@@ -42,6 +42,8 @@ mod table;
 mod x86_avx2;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx512;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx512_k;
 
 pub use activations::{Activations, BlockQ8Act};
 pub use driver::{

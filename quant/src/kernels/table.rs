@@ -67,7 +67,7 @@ pub(crate) fn row_kernel4(isa: Isa, ty: GgmlType) -> Option<RowKernel4> {
     }
 }
 
-/// One or two weight rows against eight activation rows (weights decoded once, activations
+/// Two weight rows against eight activation rows (weights decoded once, activations
 /// loaded once for both rows). Built only by [`row_kernel8`], under the same guarantee as
 /// [`RowKernel`].
 #[derive(Clone, Copy)]
@@ -76,8 +76,8 @@ pub(crate) enum RowKernel8 {
     /// Two weight rows; the third argument is the activation rows' block scales and sums,
     /// transposed (see [`transpose_scales`]).
     Q8(unsafe fn([&[u8]; 2], [&[BlockQ8Act]; 8], &[[[f32; 8]; 2]]) -> [[f32; 8]; 2]),
-    /// One weight row.
-    Q8K(unsafe fn(&[u8], [&[BlockQ8K]; 8]) -> [f32; 8]),
+    /// Two weight rows.
+    Q8K(unsafe fn([&[u8]; 2], [&[BlockQ8K]; 8]) -> [[f32; 8]; 2]),
 }
 
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -87,13 +87,8 @@ impl RowKernel8 {
         matches!(self, RowKernel8::Q8(_))
     }
 
-    /// Weight rows per call: 2, or 1 (then `w[1]` is ignored and the second result is zeros).
-    pub(crate) fn rows(self) -> usize {
-        match self {
-            RowKernel8::Q8(_) => 2,
-            RowKernel8::Q8K(_) => 1,
-        }
-    }
+    /// Weight rows per call.
+    pub(crate) const ROWS: usize = 2;
 
     /// Dots of weight rows `w` with activation rows `ts` of `acts`; `da` is the transposed
     /// scale table of those rows (see [`transpose_scales`]) when [`Self::needs_scales`].
@@ -103,7 +98,7 @@ impl RowKernel8 {
         unsafe {
             match self {
                 RowKernel8::Q8(f) => f(w, ts.map(|t| acts.q8_row(t)), da),
-                RowKernel8::Q8K(f) => [f(w[0], ts.map(|t| acts.q8k_row(t))), [0.0; 8]],
+                RowKernel8::Q8K(f) => f(w, ts.map(|t| acts.q8k_row(t))),
             }
         }
     }
@@ -128,6 +123,7 @@ pub(crate) fn row_kernel8(isa: Isa, ty: GgmlType) -> Option<RowKernel8> {
 #[cfg(target_arch = "x86_64")]
 fn avx512_kernel8(ty: GgmlType) -> Option<RowKernel8> {
     use super::x86_avx512 as k;
+    use super::x86_avx512_k as kk;
     use GgmlType::*;
     Some(match ty {
         Q8_0 => RowKernel8::Q8(k::dot8_q8_0),
@@ -135,9 +131,9 @@ fn avx512_kernel8(ty: GgmlType) -> Option<RowKernel8> {
         Q4_1 => RowKernel8::Q8(k::dot8_q4_1),
         Q5_0 => RowKernel8::Q8(k::dot8_q5_0),
         Q5_1 => RowKernel8::Q8(k::dot8_q5_1),
-        Q4_K => RowKernel8::Q8K(k::dot8_q4_k),
-        Q5_K => RowKernel8::Q8K(k::dot8_q5_k),
-        Q6_K => RowKernel8::Q8K(k::dot8_q6_k),
+        Q4_K => RowKernel8::Q8K(kk::dot8_q4_k),
+        Q5_K => RowKernel8::Q8K(kk::dot8_q5_k),
+        Q6_K => RowKernel8::Q8K(kk::dot8_q6_k),
         _ => return None,
     })
 }
@@ -151,6 +147,7 @@ fn avx512_kernel8(_ty: GgmlType) -> Option<RowKernel8> {
 #[cfg(target_arch = "x86_64")]
 fn avx512_kernel4(ty: GgmlType) -> Option<RowKernel4> {
     use super::x86_avx512 as k;
+    use super::x86_avx512_k as kk;
     use GgmlType::*;
     Some(match ty {
         Q8_0 => RowKernel4::Q8(k::dot4_q8_0),
@@ -158,9 +155,9 @@ fn avx512_kernel4(ty: GgmlType) -> Option<RowKernel4> {
         Q4_1 => RowKernel4::Q8(k::dot4_q4_1),
         Q5_0 => RowKernel4::Q8(k::dot4_q5_0),
         Q5_1 => RowKernel4::Q8(k::dot4_q5_1),
-        Q4_K => RowKernel4::Q8K(k::dot4_q4_k),
-        Q5_K => RowKernel4::Q8K(k::dot4_q5_k),
-        Q6_K => RowKernel4::Q8K(k::dot4_q6_k),
+        Q4_K => RowKernel4::Q8K(kk::dot4_q4_k),
+        Q5_K => RowKernel4::Q8K(kk::dot4_q5_k),
+        Q6_K => RowKernel4::Q8K(kk::dot4_q6_k),
         other => return avx2_kernel4(other),
     })
 }
@@ -250,6 +247,7 @@ fn avx2_kernel(ty: GgmlType) -> Result<RowKernel, KernelError> {
 #[cfg(target_arch = "x86_64")]
 fn avx512_kernel(ty: GgmlType) -> Result<RowKernel, KernelError> {
     use super::x86_avx512 as k;
+    use super::x86_avx512_k as kk;
     use GgmlType::*;
     Ok(match ty {
         Q8_0 => RowKernel::Q8(k::dot_q8_0),
@@ -257,9 +255,9 @@ fn avx512_kernel(ty: GgmlType) -> Result<RowKernel, KernelError> {
         Q4_1 => RowKernel::Q8(k::dot_q4_1),
         Q5_0 => RowKernel::Q8(k::dot_q5_0),
         Q5_1 => RowKernel::Q8(k::dot_q5_1),
-        Q4_K => RowKernel::Q8K(k::dot_q4_k),
-        Q5_K => RowKernel::Q8K(k::dot_q5_k),
-        Q6_K => RowKernel::Q8K(k::dot_q6_k),
+        Q4_K => RowKernel::Q8K(kk::dot_q4_k),
+        Q5_K => RowKernel::Q8K(kk::dot_q5_k),
+        Q6_K => RowKernel::Q8K(kk::dot_q6_k),
         other => return avx2_kernel(other),
     })
 }
@@ -288,9 +286,9 @@ fn neon_kernel(ty: GgmlType) -> Result<RowKernel, KernelError> {
         Q4_1 => RowKernel::Q8(k::dot_q4_1),
         Q5_0 => RowKernel::Q8(k::dot_q5_0),
         Q5_1 => RowKernel::Q8(k::dot_q5_1),
-        Q4_K => RowKernel::Q8K(k::dot_q4_k),
-        Q5_K => RowKernel::Q8K(k::dot_q5_k),
-        Q6_K => RowKernel::Q8K(k::dot_q6_k),
+        Q4_K => RowKernel::Q8K(kk::dot_q4_k),
+        Q5_K => RowKernel::Q8K(kk::dot_q5_k),
+        Q6_K => RowKernel::Q8K(kk::dot_q6_k),
         other => return Err(KernelError::UnsupportedType(other)),
     })
 }

@@ -17,6 +17,8 @@
 //! the same generic code, so per row they perform the same operations in the same order and
 //! a batch gives bit-identical results to single-token calls.
 //!
+//! The K formats live in [`super::x86_avx512_k`].
+//!
 //! Every function is `unsafe`: callers must have checked the features (see `table.rs`).
 //! Each kernel asserts that the weight slice holds the blocks it reads, so a wrong caller
 //! panics instead of reading out of bounds.
@@ -24,8 +26,7 @@
 use std::arch::x86_64::*;
 
 use super::activations::BlockQ8Act;
-use super::x86_avx2::{bit_mask32, hsum_ps, hsum_ps128, load256, load_f16, min_terms, nibbles32, unpack_scales_k4};
-use crate::blocks::BlockQ8K;
+use super::x86_avx2::{bit_mask32, hsum_ps, load256, load_f16, nibbles32};
 
 /// Where a 32-value format keeps its per-block weight offset `m` (`weight = d * code + m`,
 /// summed against the activations as `m * s`).
@@ -217,159 +218,3 @@ q8_kernels!(dot_q5_1, dot4_q5_1, dot8_q5_1, 24, Offset::F16At(2), "Q5_1 weights.
     let high = bit_mask32((b.add(4) as *const u32).read_unaligned());
     _mm256_or_si256(nibbles32(b.add(8)), _mm256_and_si256(high, _mm256_set1_epi8(0x10)))
 });
-
-/// Shared body of Q4_K and Q5_K for `N` activation rows: nibbles at `qs_at`, fifth bits at
-/// `qh_at` (Q5_K only).
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn dot_k4_like<const N: usize>(
-    w: &[u8],
-    a: [&[BlockQ8K]; N],
-    size: usize,
-    qs_at: usize,
-    qh_at: Option<usize>,
-) -> [f32; N] {
-    let nb = a[0].len();
-    assert!(a.iter().all(|r| r.len() == nb), "activation rows of different lengths");
-    assert!(w.len() >= nb * size, "weight row shorter than its activation row");
-    let low4 = _mm256_set1_epi8(0x0F);
-    let one = _mm256_set1_epi8(1);
-    let mut acc = [_mm256_setzero_ps(); N];
-    let mut acc_m = [_mm_setzero_ps(); N];
-    for i in 0..nb {
-        let b = w.as_ptr().add(i * size);
-        let (d, dmin) = (load_f16(b), load_f16(b.add(2)));
-        let (scales, mins) = unpack_scales_k4(&*(b.add(4) as *const [u8; 12]));
-        for t in 0..N {
-            let ab = a[t].get_unchecked(i);
-            let m = _mm_cvtepi32_ps(min_terms(mins, &ab.bsums));
-            acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(dmin * ab.d), m, acc_m[t]);
-        }
-        let mut high = match qh_at {
-            Some(off) => load256(b.add(off)),
-            None => _mm256_setzero_si256(),
-        };
-        let mut sumi = [_mm256_setzero_si256(); N];
-        for c in 0..4 {
-            let q4 = load256(b.add(qs_at + 32 * c));
-            let mut lo = _mm256_and_si256(q4, low4);
-            let mut hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
-            if qh_at.is_some() {
-                // Bit 2c of qh[l] belongs to element l of this chunk's low half, bit 2c+1 to
-                // the high half; `high` is shifted right by 2 per chunk.
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(high, one), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 1), one), 4));
-                high = _mm256_srli_epi16(high, 2);
-            }
-            let sc_lo = _mm256_set1_epi16(((scales >> (16 * c)) & 0xFF) as i16);
-            let sc_hi = _mm256_set1_epi16(((scales >> (16 * c + 8)) & 0xFF) as i16);
-            for t in 0..N {
-                let qa = a[t].get_unchecked(i).qs.as_ptr();
-                let a_lo = _mm256_loadu_si256(qa.add(64 * c) as *const __m256i);
-                let a_hi = _mm256_loadu_si256(qa.add(64 * c + 32) as *const __m256i);
-                sumi[t] = _mm256_dpwssd_epi32(sumi[t], _mm256_maddubs_epi16(lo, a_lo), sc_lo);
-                sumi[t] = _mm256_dpwssd_epi32(sumi[t], _mm256_maddubs_epi16(hi, a_hi), sc_hi);
-            }
-        }
-        for t in 0..N {
-            let da = _mm256_set1_ps(d * a[t].get_unchecked(i).d);
-            acc[t] = _mm256_fmadd_ps(da, _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-        }
-    }
-    let mut out = [0.0f32; N];
-    for t in 0..N {
-        out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
-    }
-    out
-}
-
-/// Q6_K for `N` activation rows. The `- 32` offset is applied once per block through the
-/// activation sums: `sum sc * (q - 32) * a = sum sc * q * a - 32 * sum_k sc[k] * bsums[k]`.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn dot_q6_k_n<const N: usize>(w: &[u8], a: [&[BlockQ8K]; N]) -> [f32; N] {
-    const SIZE: usize = 210;
-    let nb = a[0].len();
-    assert!(a.iter().all(|r| r.len() == nb), "activation rows of different lengths");
-    assert!(w.len() >= nb * SIZE, "weight row shorter than its activation row");
-    let low4 = _mm256_set1_epi8(0x0F);
-    let mut acc = [_mm256_setzero_ps(); N];
-    for i in 0..nb {
-        let b = w.as_ptr().add(i * SIZE);
-        let (ql, qh) = (b, b.add(128));
-        let sc = _mm_loadu_si128(b.add(192) as *const __m128i);
-        let sc16 = _mm256_cvtepi8_epi16(sc);
-        // -32 * sc16, so that the offset term is one more `vpdpwssd` per token.
-        let sc16_neg32 = _mm256_mullo_epi16(sc16, _mm256_set1_epi16(-32));
-        let d = load_f16(b.add(208));
-        let mut sumi = [_mm256_setzero_si256(); N];
-        for t in 0..N {
-            let bs = _mm256_loadu_si256(a[t].get_unchecked(i).bsums.as_ptr() as *const __m256i);
-            sumi[t] = _mm256_dpwssd_epi32(sumi[t], bs, sc16_neg32);
-        }
-        for half in 0..2 {
-            let l0 = load256(ql.add(64 * half));
-            let l1 = load256(ql.add(64 * half + 32));
-            let h = load256(qh.add(32 * half));
-            let q = [
-                _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(0x03)), 4)),
-                _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(0x0C)), 2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(h, _mm256_set1_epi8(0x30))),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                    _mm256_and_si256(_mm256_srli_epi16(h, 2), _mm256_set1_epi8(0x30)),
-                ),
-            ];
-            for (g, qg) in q.iter().enumerate() {
-                // Elements 0..16 of the group use scale j, 16..32 scale j + 1.
-                let j = (8 * half + 2 * g) as i64;
-                let pick = _mm_set_epi64x((j + 1) * 0x0101_0101_0101_0101, j * 0x0101_0101_0101_0101);
-                let scale = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, pick));
-                for t in 0..N {
-                    let qa = a[t].get_unchecked(i).qs.as_ptr().add(128 * half + 32 * g);
-                    let aq = _mm256_loadu_si256(qa as *const __m256i);
-                    sumi[t] = _mm256_dpwssd_epi32(sumi[t], _mm256_maddubs_epi16(*qg, aq), scale);
-                }
-            }
-        }
-        for t in 0..N {
-            let da = _mm256_set1_ps(d * a[t].get_unchecked(i).d);
-            acc[t] = _mm256_fmadd_ps(da, _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-        }
-    }
-    let mut out = [0.0f32; N];
-    for t in 0..N {
-        out[t] = hsum_ps(acc[t]);
-    }
-    out
-}
-
-/// Declares the one-, four- and eight-row kernels of a 256-value format from its generic body.
-macro_rules! k_kernels {
-    ($one:ident, $four:ident, $eight:ident, $doc:literal, |$w:ident, $a:ident| $body:expr) => {
-        #[doc = $doc]
-        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-        pub(crate) unsafe fn $one($w: &[u8], a: &[BlockQ8K]) -> f32 {
-            let $a = [a];
-            $body[0]
-        }
-
-        #[doc = $doc]
-        #[doc = "Four activation rows."]
-        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-        pub(crate) unsafe fn $four($w: &[u8], $a: [&[BlockQ8K]; 4]) -> [f32; 4] {
-            $body
-        }
-
-        #[doc = $doc]
-        #[doc = "Eight activation rows."]
-        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-        pub(crate) unsafe fn $eight($w: &[u8], $a: [&[BlockQ8K]; 8]) -> [f32; 8] {
-            $body
-        }
-    };
-}
-
-k_kernels!(dot_q4_k, dot4_q4_k, dot8_q4_k, "Q4_K weights.", |w, a| dot_k4_like(w, a, 144, 16, None));
-k_kernels!(dot_q5_k, dot4_q5_k, dot8_q5_k, "Q5_K weights.", |w, a| dot_k4_like(w, a, 176, 48, Some(16)));
-k_kernels!(dot_q6_k, dot4_q6_k, dot8_q6_k, "Q6_K weights.", |w, a| dot_q6_k_n(w, a));
