@@ -45,6 +45,7 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
     let chunk_rows = runs.div_ceil(n_chunk) * SUM_RUN;
     let n_chunk = rows.div_ceil(chunk_rows).max(1);
     let region = n * seg;
+    let kernel = Kernel::best();
     let mut partial = vec![0f64; n_chunk * n_seg * region];
     partial.par_chunks_mut(region).enumerate().for_each_init(
         || (vec![0f32; VB * seg], vec![0f32; n * seg], vec![false; n]),
@@ -82,7 +83,7 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
                 v0 += vb;
                 let last = (v0 - k * chunk_rows) % SUM_RUN == 0 || v0 == v_end;
                 let total = last.then_some(&mut total[..n * width]);
-                accumulate(&probs, live, &tile[..vb * width], acc, width, first, total);
+                accumulate(kernel, &probs, live, &tile[..vb * width], acc, width, first, total);
             }
         },
     );
@@ -126,6 +127,11 @@ impl Probs<'_> {
             // SAFETY: the CPU supports AVX-512F (checked above).
             return unsafe { avx512::nonzero(self, live) };
         }
+        self.nonzero_portable(live)
+    }
+
+    /// [`Probs::nonzero`] in plain Rust.
+    fn nonzero_portable(&self, live: &mut [bool]) -> u64 {
         let mut used = 0u64;
         for (r, l) in live.iter_mut().enumerate() {
             let m = self.row(r).iter().enumerate().fold(0u64, |m, (j, &q)| m | ((q != 0.0) as u64) << j);
@@ -171,32 +177,62 @@ fn flush(total: &mut [f64], acc: &mut [f32]) {
     }
 }
 
-/// `acc[r, c] += Σ_j p[r, j] · tile[j, c]` for the rows with `live[r]`, with AVX-512 or
-/// AVX2+FMA where the CPU has it. `first`: the tile starts an f32 run (`acc` counts as zero);
-/// `total`: the tile ends one (`total += acc` in f64). The sum over `j` runs in the same order
-/// for every column, thread and kernel.
+/// The tile kernels, fastest first. All three sum each output in the same order; the two FMA
+/// kernels give identical bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernel {
+    /// Register-blocked AVX-512F ([`avx512`]).
+    Avx512,
+    /// AVX2 + FMA, 64 columns of one activation row at a time.
+    Fma,
+    /// Plain Rust (`a * b + c`).
+    Portable,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs.
+    fn best() -> Self {
+        [Kernel::Avx512, Kernel::Fma].into_iter().find(|k| k.available()).unwrap_or(Kernel::Portable)
+    }
+
+    /// Whether this CPU can run the kernel.
+    fn available(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => avx512::available(),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Fma => has_fma(),
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::Avx512 | Kernel::Fma => false,
+            Kernel::Portable => true,
+        }
+    }
+}
+
+/// `acc[r, c] += Σ_j p[r, j] · tile[j, c]` for the rows with `live[r]`, with `kernel` (which the
+/// CPU must run). `first`: the tile starts an f32 run (`acc` counts as zero); `total`: the tile
+/// ends one (`total += acc` in f64). The sum over `j` runs in the same order for every column,
+/// thread and kernel.
 #[inline]
 fn accumulate(
-    p: &Probs<'_>, live: &[bool], tile: &[f32], acc: &mut [f32], width: usize, first: bool,
+    kernel: Kernel, p: &Probs<'_>, live: &[bool], tile: &[f32], acc: &mut [f32], width: usize, first: bool,
     total: Option<&mut [f64]>,
 ) {
+    debug_assert!(kernel.available());
     #[cfg(target_arch = "x86_64")]
-    if avx512::available() {
-        // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked above).
+    if kernel == Kernel::Avx512 {
+        // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (Kernel::available).
         return unsafe { avx512::accumulate(p, live, tile, acc, width, first, total) };
     }
     if first {
         acc.fill(0.0);
     }
-    #[cfg(target_arch = "x86_64")]
-    if has_fma() {
-        // SAFETY: the CPU supports AVX2 and FMA (checked above).
-        unsafe { accumulate_fma(p, live, tile, acc, width) };
-    } else {
-        accumulate_body::<false>(p, live, tile, acc, width);
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU supports AVX2 and FMA (Kernel::available).
+        Kernel::Fma => unsafe { accumulate_fma(p, live, tile, acc, width) },
+        _ => accumulate_body::<false>(p, live, tile, acc, width),
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    accumulate_body::<false>(p, live, tile, acc, width);
     if let Some(total) = total {
         flush(total, acc);
     }
@@ -257,12 +293,15 @@ mod tests {
             .collect()
     }
 
-    /// The kernel this CPU dispatches to (AVX-512 with the run start and flush fused in, on the
-    /// reference machine) against the portable one with fused multiply-adds and a separate
-    /// reset/flush: same bits, over partial register blocks, column tails, short tiles, skipped
-    /// rows and every position of a tile in its f32 run.
+    /// Every kernel this CPU runs (AVX-512 with the run start fused in, AVX2+FMA, portable)
+    /// against the portable kernel with separate reset/flush (fused multiply-adds for the FMA
+    /// kernels): same bits, over partial register blocks, column tails, short tiles, skipped
+    /// rows and every position of a tile in its f32 run; and the SIMD zero mask against the
+    /// portable one.
     #[test]
-    fn dispatched_tile_kernel_matches_portable_fma_kernel_bit_for_bit() {
+    fn every_tile_kernel_matches_the_portable_kernel_bit_for_bit() {
+        let kernels: Vec<Kernel> =
+            [Kernel::Avx512, Kernel::Fma, Kernel::Portable].into_iter().filter(|k| k.available()).collect();
         for (n, width, vb) in [(1, 16, 64), (7, 37, 5), (13, 256, 64), (6, 80, 33), (12, 117, 64), (256, 64, 64)] {
             let (stride, v0) = (vb + 9, 3);
             let mut x = values(n * stride, 1);
@@ -272,42 +311,64 @@ mod tests {
             }
             let tile = values(vb * width, 2);
             let acc0 = values(n * width, 3);
+            let total0: Vec<f64> = values(n * width, 4).iter().map(|&v| v as f64 * 3.0).collect();
             let p = Probs { x: &x, stride, v0, vb };
-            let mut live = vec![false; n];
+            let (mut live, mut live_portable) = (vec![false; n], vec![false; n]);
             let used = p.nonzero(&mut live);
+            assert_eq!(used, p.nonzero_portable(&mut live_portable));
+            assert_eq!(live, live_portable);
             assert!(n <= 2 || !live[1], "n={n}");
             for j in 0..vb {
                 assert_eq!(used >> j & 1 == 1, (0..n).any(|r| x[r * stride + v0 + j] != 0.0), "used row {j}");
             }
-            let total0: Vec<f64> = values(n * width, 4).iter().map(|&v| v as f64 * 3.0).collect();
-            for (first, last) in [(false, false), (true, false), (false, true), (true, true)] {
-                let (mut got, mut want) = (acc0.clone(), acc0.clone());
-                let (mut got_t, mut want_t) = (total0.clone(), total0.clone());
-                accumulate(&p, &live, &tile, &mut got, width, first, last.then_some(&mut got_t[..]));
-                // Reference: the portable kernel with an explicit reset and flush.
-                if first {
-                    want.fill(0.0);
-                }
-                accumulate_body::<true>(&p, &live, &tile, &mut want, width);
-                let sums = want.clone();
-                if last {
-                    flush(&mut want_t, &mut want);
-                } else {
-                    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                        assert_eq!(g.to_bits(), w.to_bits(), "n={n} width={width} vb={vb} first={first} acc[{i}]");
+            for &kernel in &kernels {
+                for (first, last) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let at = format!("{kernel:?} n={n} width={width} vb={vb} first={first} last={last}");
+                    let (mut got, mut want) = (acc0.clone(), acc0.clone());
+                    let (mut got_t, mut want_t) = (total0.clone(), total0.clone());
+                    accumulate(kernel, &p, &live, &tile, &mut got, width, first, last.then_some(&mut got_t[..]));
+                    if first {
+                        want.fill(0.0);
                     }
-                }
-                for (i, (g, w)) in got_t.iter().zip(&want_t).enumerate() {
-                    assert_eq!(g.to_bits(), w.to_bits(), "n={n} width={width} vb={vb} first={first} last={last} total[{i}]");
-                }
-                for r in 0..n {
-                    for c in 0..width {
-                        let start = if first { 0.0 } else { acc0[r * width + c] as f64 };
-                        let exact = start + (0..vb).map(|j| p.row(r)[j] as f64 * tile[j * width + c] as f64).sum::<f64>();
-                        assert!((sums[r * width + c] as f64 - exact).abs() < 1e-4, "acc[{r},{c}]");
+                    match kernel {
+                        Kernel::Portable => accumulate_body::<false>(&p, &live, &tile, &mut want, width),
+                        _ => accumulate_body::<true>(&p, &live, &tile, &mut want, width),
+                    }
+                    let sums = want.clone();
+                    if last {
+                        flush(&mut want_t, &mut want);
+                    } else {
+                        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                            assert_eq!(g.to_bits(), w.to_bits(), "{at}: acc[{i}]");
+                        }
+                    }
+                    for (i, (g, w)) in got_t.iter().zip(&want_t).enumerate() {
+                        assert_eq!(g.to_bits(), w.to_bits(), "{at}: total[{i}]");
+                    }
+                    for r in 0..n {
+                        for c in 0..width {
+                            let start = if first { 0.0 } else { acc0[r * width + c] as f64 };
+                            let terms = (0..vb).map(|j| p.row(r)[j] as f64 * tile[j * width + c] as f64);
+                            let exact = start + terms.sum::<f64>();
+                            assert!((sums[r * width + c] as f64 - exact).abs() < 1e-4, "{at}: acc[{r},{c}]");
+                        }
                     }
                 }
             }
+        }
+    }
+
+    /// The tile decoder (AVX-512 for Q8_0 where the CPU has it) gives the quant crate's values.
+    #[test]
+    fn segment_decode_matches_dequantize_bit_for_bit() {
+        for ty in [GgmlType::Q8_0, GgmlType::Q6_K, GgmlType::BF16, GgmlType::F32] {
+            let w = values(512, 7);
+            let mut data = vec![0u8; ty.row_bytes(512).unwrap()];
+            dgemma_quant::quantize(ty, &w, &mut data).unwrap();
+            let (mut got, mut want) = (vec![0f32; 512], vec![0f32; 512]);
+            decode_segment(ty, &data, &mut got);
+            dgemma_quant::dequantize(ty, &data, &mut want).unwrap();
+            assert!(got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()), "{ty:?}");
         }
     }
 }
