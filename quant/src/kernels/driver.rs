@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::activations::{ActKind, Activations};
-use super::table::{row_kernel, row_kernel4, row_kernel8, transpose_scales, RowKernel, RowKernel4, RowKernel8};
+use super::table::{row_kernel, row_kernel4, row_kernel8, transpose_scales, RowKernel, RowKernel4, RowKernel8, Scales8};
 use super::{is_supported, Isa, KernelError};
 use crate::types::GgmlType;
 
@@ -20,7 +20,7 @@ pub(crate) fn check_width(ty: GgmlType, cols: usize) -> Result<(), KernelError> 
     if !is_supported(ty) {
         return Err(KernelError::UnsupportedType(ty));
     }
-    if cols % ty.block_size() != 0 {
+    if !cols.is_multiple_of(ty.block_size()) {
         return Err(KernelError::PartialBlock { ty, cols, block: ty.block_size() });
     }
     Ok(())
@@ -324,7 +324,7 @@ fn run_batch(
 thread_local! {
     /// Per worker thread: the transposed scale table of the current eight-token group (see
     /// `RowKernel8`), kept between calls so that a batch does not allocate.
-    static SCALES: std::cell::RefCell<Vec<[[f32; 8]; 2]>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCALES: std::cell::RefCell<Vec<Scales8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Dot product of one weight row (`w_row`: one row of type `ty`, `x.len()` values) with `x`.

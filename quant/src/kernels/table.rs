@@ -67,17 +67,23 @@ pub(crate) fn row_kernel4(isa: Isa, ty: GgmlType) -> Option<RowKernel4> {
     }
 }
 
+/// Block `i` of eight activation rows: their scales `d` and their scaled sums `s`.
+pub(crate) type Scales8 = [[f32; 8]; 2];
+/// Two weight rows x eight activation rows of results.
+pub(crate) type Out2x8 = [[f32; 8]; 2];
+
 /// Two weight rows against eight activation rows (weights decoded once, activations
 /// loaded once for both rows). Built only by [`row_kernel8`], under the same guarantee as
 /// [`RowKernel`].
 #[derive(Clone, Copy)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[allow(clippy::type_complexity)] // plain fn-pointer signatures, spelled out like the others
 pub(crate) enum RowKernel8 {
     /// Two weight rows; the third argument is the activation rows' block scales and sums,
     /// transposed (see [`transpose_scales`]).
-    Q8(unsafe fn([&[u8]; 2], [&[BlockQ8Act]; 8], &[[[f32; 8]; 2]]) -> [[f32; 8]; 2]),
+    Q8(unsafe fn([&[u8]; 2], [&[BlockQ8Act]; 8], &[Scales8]) -> Out2x8),
     /// Two weight rows.
-    Q8K(unsafe fn([&[u8]; 2], [&[BlockQ8K]; 8]) -> [[f32; 8]; 2]),
+    Q8K(unsafe fn([&[u8]; 2], [&[BlockQ8K]; 8]) -> Out2x8),
 }
 
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -93,7 +99,7 @@ impl RowKernel8 {
     /// Dots of weight rows `w` with activation rows `ts` of `acts`; `da` is the transposed
     /// scale table of those rows (see [`transpose_scales`]) when [`Self::needs_scales`].
     #[inline]
-    pub(crate) fn dot8(self, w: [&[u8]; 2], acts: &Activations, ts: [usize; 8], da: &[[[f32; 8]; 2]]) -> [[f32; 8]; 2] {
+    pub(crate) fn dot8(self, w: [&[u8]; 2], acts: &Activations, ts: [usize; 8], da: &[Scales8]) -> Out2x8 {
         // SAFETY: as for `RowKernel::dot`.
         unsafe {
             match self {
@@ -106,7 +112,7 @@ impl RowKernel8 {
 
 /// Writes `da[i] = [[d of row ts[k], block i], [s of row ts[k], block i]]` for k in 0..8 (the
 /// table [`RowKernel8::Q8`] reads), reusing `da`.
-pub(crate) fn transpose_scales(acts: &Activations, ts: [usize; 8], da: &mut Vec<[[f32; 8]; 2]>) {
+pub(crate) fn transpose_scales(acts: &Activations, ts: [usize; 8], da: &mut Vec<Scales8>) {
     let rows = ts.map(|t| acts.q8_row(t));
     da.clear();
     da.extend((0..rows[0].len()).map(|i| [std::array::from_fn(|k| rows[k][i].d), std::array::from_fn(|k| rows[k][i].s)]));

@@ -1,26 +1,25 @@
-//! AVX-512 VNNI dot kernels for the quantized formats (x86_64, [`super::Isa::Avx512`]).
+//! AVX-512 VNNI dot kernels for the 32-value formats (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) on x86_64
+//! ([`super::Isa::Avx512`]); the K formats are in [`super::x86_avx512_k`].
 //!
-//! Same decoding as [`super::x86_avx2`]; what changes is the integer product:
+//! Same decoding as [`super::x86_avx2`]; what changes:
 //!
-//! * 32-value formats: `vpdpbusd` (u8 x i8, groups of 4 summed straight into i32) replaces
-//!   `maddubs` + `madd`. Q8_0's signed weights keep the AVX2 sign trick (`|w|` against
-//!   `sign(a, w)`), which stays exact; the unsigned formats fold their offset into the
-//!   activation sum as on AVX2.
-//! * K formats: `maddubs` still forms the u8 x i8 pairs (the 6-bit sub-block scales do not fit
-//!   an 8-bit operand), then `vpdpwssd` multiplies by the scales and accumulates in one step
-//!   instead of `madd` + `add`.
+//! * `vpdpbusd` (u8 x i8, groups of 4 summed straight into i32) replaces `maddubs` + `madd`.
+//!   Every format runs on unsigned codes with its offset folded into the activation sums
+//!   (`d·(q - 8)·a = d·q·a - 8d·a` for Q4_0); Q8_0's signed bytes become `q + 128` (flip the top
+//!   bit) with offset `-128 d`, so no per-token sign fix-up is needed. The offset is added in f32
+//!   (`m * s` per block), which only changes the f32 rounding (tested against the scalar kernels).
+//! * Batches run two weight rows against eight activation rows ([`dot8x2_q8_blocks`]): each
+//!   activation load feeds both rows, and the per-block f32 work (weight scale x activation
+//!   scale, the offset term) is one vector operation for the eight rows, from a transposed
+//!   table of the activation scales built once per group of tokens (`table.rs`).
+//! * Vectors stay 256 bits wide (the EVEX forms use the 32 registers); 512-bit forms were not
+//!   tried (Zen 4 runs them as two 256-bit halves).
 //!
-//! The vectors stay 256 bits wide: Zen 4 runs 512-bit operations as two 256-bit halves, and
-//! two 32-value blocks in one register would need their two activation scales merged into one
-//! vector per token (measured slower, see docs/perf.md). The extra AVX-512 registers are spent on
-//! more tokens per decoded weight block: kernels exist for 1, 4 and 8 activation rows, all from
-//! the same generic code, so per row they perform the same operations in the same order and
-//! a batch gives bit-identical results to single-token calls.
-//!
-//! The K formats live in [`super::x86_avx512_k`].
+//! Per (weight row, activation row) pair the 1 x 1, 1 x 4 and 2 x 8 kernels perform the same
+//! operations in the same order, so batches give bit-identical results to single-token calls.
 //!
 //! Every function is `unsafe`: callers must have checked the features (see `table.rs`).
-//! Each kernel asserts that the weight slice holds the blocks it reads, so a wrong caller
+//! Each kernel asserts that the weight slices hold the blocks it reads, so a wrong caller
 //! panics instead of reading out of bounds.
 
 use std::arch::x86_64::*;
@@ -88,8 +87,9 @@ unsafe fn dot_q8_blocks<const N: usize>(
     out
 }
 
-/// Blocks whose weight x activation scale products are computed in one pass (a 512-byte
-/// stack table the token loop then broadcasts from).
+/// Blocks per pass of the scale pre-computation in [`dot8x2_q8_blocks`]: their weight scales
+/// take two `vcvtph2ps`, and the products with the eight activation scales (2 x 512 bytes on
+/// the stack) are then broadcast from memory by the token loop.
 const SCALE_CHUNK: usize = 16;
 
 /// [`dot_q8_blocks`] for two weight rows against eight activation rows, with the activation
