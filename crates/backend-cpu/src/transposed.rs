@@ -142,14 +142,19 @@ impl Probs<'_> {
     }
 }
 
-/// Decode one row segment (whole blocks) into the tile; Q8_0 directly with AVX-512 where the CPU
-/// has it (same values as [`decode`]).
+/// Decode one row segment (whole blocks) into the tile; Q8_0 and Q6_K (the usual token_embd
+/// types) directly with AVX-512 where the CPU has it (same values as [`decode`]).
 #[inline]
 fn decode_segment(ty: GgmlType, src: &[u8], dst: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if ty == GgmlType::Q8_0 && avx512::available() {
-        // SAFETY: the CPU supports AVX-512F (checked above).
-        return unsafe { avx512::decode_q8_0(src, dst) };
+    if avx512::available() {
+        match ty {
+            // SAFETY: the CPU supports AVX-512F (checked above).
+            GgmlType::Q8_0 => return unsafe { avx512::decode_q8_0(src, dst) },
+            // SAFETY: as above.
+            GgmlType::Q6_K => return unsafe { avx512::decode_q6_k(src, dst) },
+            _ => {}
+        }
     }
     decode(ty, src, dst)
 }
@@ -358,14 +363,16 @@ mod tests {
         }
     }
 
-    /// The tile decoder (AVX-512 for Q8_0 where the CPU has it) gives the quant crate's values.
+    /// The tile decoder (AVX-512 for Q8_0 and Q6_K where the CPU has it) gives the quant crate's
+    /// values.
     #[test]
     fn segment_decode_matches_dequantize_bit_for_bit() {
         for ty in [GgmlType::Q8_0, GgmlType::Q6_K, GgmlType::BF16, GgmlType::F32] {
-            let w = values(512, 7);
-            let mut data = vec![0u8; ty.row_bytes(512).unwrap()];
+            // Rows of different magnitudes so every scale and code is exercised.
+            let w: Vec<f32> = values(8192, 7).iter().enumerate().map(|(i, v)| v * (1 + i % 97) as f32).collect();
+            let mut data = vec![0u8; ty.row_bytes(w.len()).unwrap()];
             dgemma_quant::quantize(ty, &w, &mut data).unwrap();
-            let (mut got, mut want) = (vec![0f32; 512], vec![0f32; 512]);
+            let (mut got, mut want) = (vec![0f32; w.len()], vec![0f32; w.len()]);
             decode_segment(ty, &data, &mut got);
             dgemma_quant::dequantize(ty, &data, &mut want).unwrap();
             assert!(got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()), "{ty:?}");

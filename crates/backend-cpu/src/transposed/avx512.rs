@@ -247,3 +247,51 @@ pub(super) unsafe fn decode_q8_0(src: &[u8], dst: &mut [f32]) {
         }
     }
 }
+
+/// Bytes of one Q6_K block: 128 low-nibble bytes, 64 high-bit bytes, 16 i8 scales, f16 scale.
+const Q6_K_BYTES: usize = 210;
+
+/// Q6_K blocks to f32, 16 at a time, with the quant crate's arithmetic (`(d · scale) · q`, in
+/// that order, all in f32), so the values are bit-identical.
+///
+/// # Safety
+/// The CPU must support AVX-512F ([`available`]).
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub(super) unsafe fn decode_q6_k(src: &[u8], dst: &mut [f32]) {
+    let (low4, low2, bias) = (_mm512_set1_epi32(0xF), _mm512_set1_epi32(3), _mm512_set1_epi32(32));
+    for (b, y) in src.chunks_exact(Q6_K_BYTES).zip(dst.chunks_exact_mut(256)) {
+        let d = half::f16::from_bits(u16::from_le_bytes([b[208], b[209]])).to_f32();
+        for h in 0..2 {
+            let (ql, qh, sc) = (&b[64 * h..64 * h + 64], &b[128 + 32 * h..160 + 32 * h], &b[192 + 8 * h..200 + 8 * h]);
+            let out = &mut y[128 * h..128 * h + 128];
+            for g in 0..2 {
+                // SAFETY: 16-byte loads at ql[16g], ql[32 + 16g], qh[16g] and 16-float stores at
+                // out[16g + 32m] stay inside the 64-, 32- and 128-element slices.
+                unsafe {
+                    let widen = |s: &[u8], at: usize| _mm512_cvtepu8_epi32(_mm_loadu_si128(s.as_ptr().add(at).cast()));
+                    let (lo, hi, top) = (widen(ql, 16 * g), widen(ql, 32 + 16 * g), widen(qh, 16 * g));
+                    let q = [
+                        _mm512_or_si512(_mm512_and_si512(lo, low4), _mm512_slli_epi32::<4>(_mm512_and_si512(top, low2))),
+                        _mm512_or_si512(
+                            _mm512_and_si512(hi, low4),
+                            _mm512_slli_epi32::<4>(_mm512_and_si512(_mm512_srli_epi32::<2>(top), low2)),
+                        ),
+                        _mm512_or_si512(
+                            _mm512_srli_epi32::<4>(lo),
+                            _mm512_slli_epi32::<4>(_mm512_and_si512(_mm512_srli_epi32::<4>(top), low2)),
+                        ),
+                        _mm512_or_si512(
+                            _mm512_srli_epi32::<4>(hi),
+                            _mm512_slli_epi32::<4>(_mm512_and_si512(_mm512_srli_epi32::<6>(top), low2)),
+                        ),
+                    ];
+                    for (m, qm) in q.into_iter().enumerate() {
+                        let s = _mm512_set1_ps(d * (sc[g + 2 * m] as i8) as f32);
+                        let v = _mm512_cvtepi32_ps(_mm512_sub_epi32(qm, bias));
+                        _mm512_storeu_ps(out.as_mut_ptr().add(16 * g + 32 * m), _mm512_mul_ps(s, v));
+                    }
+                }
+            }
+        }
+    }
+}
