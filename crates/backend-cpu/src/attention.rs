@@ -21,6 +21,7 @@ pub(crate) fn attention(
     let kv_w = kv_heads * d;
     let q_w = heads * d;
     let segs = [cache, new];
+    let isa = fast_math::isa();
     out[..rows * q_w].par_chunks_mut(q_w).enumerate().for_each_init(
         || Vec::with_capacity(cache.len + new.len),
         |scores, (r, orow)| {
@@ -41,12 +42,9 @@ pub(crate) fn attention(
                         scores.push(s);
                     }
                 }
-                let mut sum = 0f32;
-                for s in scores.iter_mut() {
-                    *s = fast_math::exp(*s - max); // masked: exp(−∞) = 0
-                    sum += *s;
-                }
-                let inv = 1.0 / sum;
+                // Masked keys hold −∞: exp gives exactly 0. One vectorised pass, lane sums in f64.
+                let sum = fast_math::exp_shifted_sum(isa, scores, max);
+                let inv = (1.0 / sum) as f32;
                 let o = &mut orow[h * d..(h + 1) * d];
                 o.fill(0.0);
                 let mut idx = 0;
