@@ -59,6 +59,10 @@ unsafe fn dot_k4_like<const R: usize, const N: usize>(
             None => _mm256_setzero_si256(),
         });
         let mut sumi = [[_mm256_setzero_si256(); N]; R];
+        // With few pairs the chain of `vpdpwssd` into one accumulator is latency-bound; there
+        // the AVX2 sequence (`madd`, then one `add` per chunk) is used. Integer sums: the
+        // result is the same either way.
+        let fused = R * N > 4;
         for c in 0..4 {
             let mut lo = [_mm256_setzero_si256(); R];
             let mut hi = [_mm256_setzero_si256(); R];
@@ -83,8 +87,14 @@ unsafe fn dot_k4_like<const R: usize, const N: usize>(
                 let a_lo = _mm256_loadu_si256(qa.add(64 * c) as *const __m256i);
                 let a_hi = _mm256_loadu_si256(qa.add(64 * c + 32) as *const __m256i);
                 for r in 0..R {
-                    sumi[r][t] = _mm256_dpwssd_epi32(sumi[r][t], _mm256_maddubs_epi16(lo[r], a_lo), sc_lo[r]);
-                    sumi[r][t] = _mm256_dpwssd_epi32(sumi[r][t], _mm256_maddubs_epi16(hi[r], a_hi), sc_hi[r]);
+                    let p_lo = _mm256_maddubs_epi16(lo[r], a_lo);
+                    let p_hi = _mm256_maddubs_epi16(hi[r], a_hi);
+                    sumi[r][t] = if fused {
+                        _mm256_dpwssd_epi32(_mm256_dpwssd_epi32(sumi[r][t], p_lo, sc_lo[r]), p_hi, sc_hi[r])
+                    } else {
+                        let p = _mm256_add_epi32(_mm256_madd_epi16(p_lo, sc_lo[r]), _mm256_madd_epi16(p_hi, sc_hi[r]));
+                        _mm256_add_epi32(sumi[r][t], p)
+                    };
                 }
             }
         }
@@ -171,18 +181,21 @@ unsafe fn dot_q6_k_rn<const R: usize, const N: usize>(w: [&[u8]; R], a: [&[Block
     out
 }
 
-/// Declares the 1 x 1, 1 x 4 and 2 x 8 kernels of a K format from its generic body. `pair`:
+/// Declares the (optional) 1 x 1, the 1 x 4 and the 2 x 8 kernels of a K format from its
+/// generic body. `pair`:
 /// the 2 x 8 kernel runs both weight rows together (each activation load feeds both);
 /// `one_by_one`: it runs them one after the other, for bodies whose 2 x 8 form runs out of
 /// registers (Q6_K: measured 107 vs 130 GFLOP/s, see docs/perf.md).
 macro_rules! k_kernels {
-    ($one:ident, $four:ident, $eight:ident, $mode:ident, $doc:literal, |$w:ident, $a:ident| $body:expr) => {
+    ($($one:ident)?, $four:ident, $eight:ident, $mode:ident, $doc:literal, |$w:ident, $a:ident| $body:expr) => {
+        $(
         #[doc = $doc]
         #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
         pub(crate) unsafe fn $one(w: &[u8], a: &[BlockQ8K]) -> f32 {
             let ($w, $a) = ([w], [a]);
             $body[0][0]
         }
+        )?
 
         #[doc = $doc]
         #[doc = "Four activation rows."]
@@ -213,6 +226,7 @@ macro_rules! k_kernels {
     }};
 }
 
-k_kernels!(dot_q4_k, dot4_q4_k, dot8_q4_k, pair, "Q4_K weights.", |w, a| dot_k4_like(w, a, 144, 16, None));
-k_kernels!(dot_q5_k, dot4_q5_k, dot8_q5_k, pair, "Q5_K weights.", |w, a| dot_k4_like(w, a, 176, 48, Some(16)));
+// No 1 x 1 Q4_K / Q5_K kernels: matvec uses the AVX2 ones (faster, same results; table.rs).
+k_kernels!(, dot4_q4_k, dot8_q4_k, pair, "Q4_K weights.", |w, a| dot_k4_like(w, a, 144, 16, None));
+k_kernels!(, dot4_q5_k, dot8_q5_k, pair, "Q5_K weights.", |w, a| dot_k4_like(w, a, 176, 48, Some(16)));
 k_kernels!(dot_q6_k, dot4_q6_k, dot8_q6_k, one_by_one, "Q6_K weights.", |w, a| dot_q6_k_rn(w, a));
