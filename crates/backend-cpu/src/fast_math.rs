@@ -32,8 +32,8 @@ const SIGN: u32 = 0x8000_0000;
 /// precision subnormals have); NaN in, NaN out.
 #[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
-    // Comparisons are false for NaN, so NaN flows through every select below.
-    let t = if x > EXP_HI { EXP_HI } else if x < EXP_LO { EXP_LO } else { x };
+    // `clamp` keeps NaN, so NaN flows through to the selects below.
+    let t = x.clamp(EXP_LO, EXP_HI);
     let shifted = t * LOG2E + ROUND;
     let k = shifted - ROUND;
     let r = t - k * LN2_HI - k * LN2_LO;
@@ -68,8 +68,8 @@ pub(crate) fn tanh(x: f32) -> f32 {
     let sign = x.to_bits() & SIGN;
     let ax = f32::from_bits(x.to_bits() & !SIGN);
     let z = ax * ax;
-    let poly = ((((-5.704_988_7e-3 * z + 2.063_908_9e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1) * z
-        - 3.333_328_2e-1)
+    let poly = ((((-5.704_988_7e-3 * z + 2.063_909e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1) * z
+        - 3.333_328e-1)
         * z
         * ax
         + ax;
@@ -339,7 +339,8 @@ mod tests {
     fn every_instruction_set_gives_the_same_bits() {
         let src: Vec<f32> = (0..10_007).map(|i| ((i * 7919) % 2003) as f32 * 0.031 - 31.0).collect();
         let up: Vec<f32> = src.iter().map(|v| v * 0.5 + 0.25).collect();
-        let mut want: Option<(Vec<f32>, Vec<f32>, Vec<f32>, f64, f32)> = None;
+        type Outputs = (Vec<f32>, Vec<f32>, Vec<f32>, f64, f32);
+        let mut want: Option<Outputs> = None;
         for level in levels() {
             let mut sc = src.clone();
             softcap(level, &mut sc, 30.0);
