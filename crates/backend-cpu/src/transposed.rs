@@ -20,7 +20,7 @@ use crate::weight::{decode, CpuWeight};
 /// once per tile, not once per weight row. At most 64 (the used rows are a `u64` mask) and a
 /// divisor of [`SUM_RUN`].
 const VB: usize = 64;
-const _: () = assert!(VB <= 64 && SUM_RUN % VB == 0);
+const _: () = assert!(VB <= 64 && SUM_RUN.is_multiple_of(VB));
 /// Rows summed in f32 before the run is added to the f64 total: the rounding error does not grow
 /// with the vocabulary (262k-vocab self-conditioning error 1.3e-4 -> 1.4e-5).
 const SUM_RUN: usize = 512;
@@ -79,9 +79,9 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
                 for v in next {
                     prefetch(&w.row(0, v)[b0..b1]);
                 }
-                let first = (v0 - k * chunk_rows) % SUM_RUN == 0;
+                let first = (v0 - k * chunk_rows).is_multiple_of(SUM_RUN);
                 v0 += vb;
-                let last = (v0 - k * chunk_rows) % SUM_RUN == 0 || v0 == v_end;
+                let last = (v0 - k * chunk_rows).is_multiple_of(SUM_RUN) || v0 == v_end;
                 let total = last.then_some(&mut total[..n * width]);
                 accumulate(kernel, &probs, live, &tile[..vb * width], acc, width, first, total);
             }
@@ -219,6 +219,7 @@ impl Kernel {
 /// ends one (`total += acc` in f64). The sum over `j` runs in the same order for every column,
 /// thread and kernel.
 #[inline]
+#[allow(clippy::too_many_arguments)] // the kernel's operands; a struct would only rename them
 fn accumulate(
     kernel: Kernel, p: &Probs<'_>, live: &[bool], tile: &[f32], acc: &mut [f32], width: usize, first: bool,
     total: Option<&mut [f64]>,

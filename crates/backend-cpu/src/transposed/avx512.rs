@@ -147,6 +147,9 @@ unsafe fn dispatch_rows<const V: usize>(rows: usize, b: Block) {
 /// The pointers of `b` cover what [`Block`] says; the CPU has AVX-512F.
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma")]
+// Index loops over const-sized register arrays: the compiler unrolls them and keeps every
+// element in a register.
+#[allow(clippy::needless_range_loop)]
 unsafe fn block<const R: usize, const V: usize>(b: Block) {
     let Block { p, ps, vb, t, a, width, first } = b;
     // SAFETY: all offsets stay inside the ranges the caller guarantees.
