@@ -4,6 +4,11 @@
 //! Tasks are (column segment × fixed range of weight rows). The number of row ranges depends only
 //! on the shape, never on the thread count, and the ranges' partial sums are added in a fixed
 //! order, so results are identical at any thread count.
+//!
+//! Within a task, tiles of [`VB`] weight rows are decoded once and multiplied by the fastest
+//! [`Kernel`] the CPU runs: a register-blocked AVX-512 kernel ([`avx512`]), else AVX2+FMA, else
+//! plain Rust. All of them sum each output over the weight rows in the same order, in f32 runs
+//! of [`SUM_RUN`] rows added into f64.
 
 use rayon::prelude::*;
 
