@@ -295,9 +295,9 @@ fn neon_kernel(ty: GgmlType) -> Result<RowKernel, KernelError> {
         Q4_1 => RowKernel::Q8(k::dot_q4_1),
         Q5_0 => RowKernel::Q8(k::dot_q5_0),
         Q5_1 => RowKernel::Q8(k::dot_q5_1),
-        Q4_K => RowKernel::Q8K(kk::dot_q4_k),
-        Q5_K => RowKernel::Q8K(kk::dot_q5_k),
-        Q6_K => RowKernel::Q8K(kk::dot_q6_k),
+        Q4_K => RowKernel::Q8K(k::dot_q4_k),
+        Q5_K => RowKernel::Q8K(k::dot_q5_k),
+        Q6_K => RowKernel::Q8K(k::dot_q6_k),
         other => return Err(KernelError::UnsupportedType(other)),
     })
 }
