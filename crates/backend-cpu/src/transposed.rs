@@ -26,6 +26,10 @@ use crate::weight::{decode, CpuWeight};
 /// divisor of [`SUM_RUN`].
 const VB: usize = 64;
 const _: () = assert!(VB <= 64 && SUM_RUN.is_multiple_of(VB));
+/// Floats of padding after each tile row: with rows exactly `SEG` floats (1 KiB) apart, a
+/// column chunk of 64 tile rows maps to a quarter of the L1 sets and keeps missing; a 64-byte
+/// pad spreads the rows over all of them.
+const TILE_PAD: usize = 16;
 /// Rows summed in f32 before the run is added to the f64 total: the rounding error does not grow
 /// with the vocabulary (262k-vocab self-conditioning error 1.3e-4 -> 1.4e-5).
 const SUM_RUN: usize = 512;
@@ -53,7 +57,7 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
     let kernel = Kernel::best();
     let mut partial = vec![0f64; n_chunk * n_seg * region];
     partial.par_chunks_mut(region).enumerate().for_each_init(
-        || (vec![0f32; VB * seg], vec![0f32; n * seg], vec![false; n]),
+        || (vec![0f32; VB * (seg + TILE_PAD)], vec![0f32; n * seg], vec![false; n]),
         |(tile, acc, live), (task, total)| {
             let (k, s) = (task / n_seg, task % n_seg);
             let c0 = s * seg;
@@ -61,6 +65,7 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
             let v_end = ((k + 1) * chunk_rows).min(rows);
             let (b0, b1) = (c0 / bs * w.ty.type_size(), (c0 + width) / bs * w.ty.type_size());
             let acc = &mut acc[..n * width];
+            let ts = width + TILE_PAD;
             let mut v0 = k * chunk_rows;
             while v0 < v_end {
                 let vb = VB.min(v_end - v0);
@@ -68,7 +73,7 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
                 // Which weight rows any activation row uses, and which activation rows use any.
                 let used = probs.nonzero(live);
                 for j in 0..vb {
-                    let t = &mut tile[j * width..(j + 1) * width];
+                    let t = &mut tile[j * ts..j * ts + width];
                     if used >> j & 1 == 1 {
                         decode_segment(w.ty, &w.row(0, v0 + j)[b0..b1], t);
                     } else {
@@ -88,7 +93,8 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
                 v0 += vb;
                 let last = (v0 - k * chunk_rows).is_multiple_of(SUM_RUN) || v0 == v_end;
                 let total = last.then_some(&mut total[..n * width]);
-                accumulate(kernel, &probs, live, &tile[..vb * width], acc, width, first, total);
+                let tile = Tile { data: &tile[..vb * ts], stride: ts };
+                accumulate(kernel, &probs, live, &tile, acc, width, first, total);
             }
         },
     );
@@ -106,6 +112,19 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
             }
         }
     });
+}
+
+/// Decoded weight rows: row `j` is `data[j · stride..][..width]`.
+pub(crate) struct Tile<'a> {
+    data: &'a [f32],
+    stride: usize,
+}
+
+impl Tile<'_> {
+    /// Whether `rows` rows of `width` floats lie inside `data`.
+    fn covers(&self, rows: usize, width: usize) -> bool {
+        width <= self.stride && (rows == 0 || (rows - 1) * self.stride + width <= self.data.len())
+    }
 }
 
 /// The probabilities of one tile: `p[r, j] = x[r · stride + v0 + j]` for `j < vb`, read in place.
@@ -226,7 +245,7 @@ impl Kernel {
 #[inline]
 #[allow(clippy::too_many_arguments)] // the kernel's operands; a struct would only rename them
 fn accumulate(
-    kernel: Kernel, p: &Probs<'_>, live: &[bool], tile: &[f32], acc: &mut [f32], width: usize, first: bool,
+    kernel: Kernel, p: &Probs<'_>, live: &[bool], tile: &Tile<'_>, acc: &mut [f32], width: usize, first: bool,
     total: Option<&mut [f64]>,
 ) {
     debug_assert!(kernel.available());
@@ -251,7 +270,7 @@ fn accumulate(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn accumulate_fma(p: &Probs<'_>, live: &[bool], tile: &[f32], acc: &mut [f32], width: usize) {
+unsafe fn accumulate_fma(p: &Probs<'_>, live: &[bool], tile: &Tile<'_>, acc: &mut [f32], width: usize) {
     accumulate_body::<true>(p, live, tile, acc, width)
 }
 
@@ -260,30 +279,37 @@ unsafe fn accumulate_fma(p: &Probs<'_>, live: &[bool], tile: &[f32], acc: &mut [
 const CW: usize = 64;
 
 #[inline(always)]
-fn accumulate_body<const FMA: bool>(p: &Probs<'_>, live: &[bool], tile: &[f32], acc: &mut [f32], width: usize) {
+fn accumulate_body<const FMA: bool>(p: &Probs<'_>, live: &[bool], tile: &Tile<'_>, acc: &mut [f32], width: usize) {
+    assert!(tile.covers(p.vb, width), "tile kernel: bad tile");
+    let ts = tile.stride;
     let fma = |a: f32, b: f32, c: f32| if FMA { a.mul_add(b, c) } else { a * b + c };
-    for (r, ar) in acc.chunks_exact_mut(width).enumerate() {
-        if !live[r] {
-            continue;
-        }
-        let pr = p.row(r);
-        let mut c0 = 0;
-        while c0 + CW <= width {
+    // Column chunks outside, rows inside: the chunk's slice of the tile (VB × CW floats,
+    // 16 KiB) stays in L1 while every activation row passes over it.
+    let whole = width / CW * CW;
+    for c0 in (0..whole).step_by(CW) {
+        for (r, ar) in acc.chunks_exact_mut(width).enumerate() {
+            if !live[r] {
+                continue;
+            }
             let mut a = [0f32; CW];
             a.copy_from_slice(&ar[c0..c0 + CW]);
-            for (j, &q) in pr.iter().enumerate() {
-                let t = &tile[j * width + c0..j * width + c0 + CW];
+            for (j, &q) in p.row(r).iter().enumerate() {
+                let t = &tile.data[j * ts + c0..j * ts + c0 + CW];
                 for l in 0..CW {
                     a[l] = fma(q, t[l], a[l]);
                 }
             }
             ar[c0..c0 + CW].copy_from_slice(&a);
-            c0 += CW;
         }
-        for c in c0..width {
+    }
+    for (r, ar) in acc.chunks_exact_mut(width).enumerate() {
+        if !live[r] {
+            continue;
+        }
+        for c in whole..width {
             let mut a = ar[c];
-            for (j, &q) in pr.iter().enumerate() {
-                a = fma(q, tile[j * width + c], a);
+            for (j, &q) in p.row(r).iter().enumerate() {
+                a = fma(q, tile.data[j * ts + c], a);
             }
             ar[c] = a;
         }
@@ -320,7 +346,10 @@ mod tests {
             if n > 2 {
                 x[stride..2 * stride].fill(0.0); // activation row 1 uses no weight row
             }
-            let tile = values(vb * width, 2);
+            // Padded rows, as the tile buffer has; the pad must not be read.
+            let ts = width + TILE_PAD;
+            let tile_data = values(vb * ts, 2);
+            let tile = Tile { data: &tile_data, stride: ts };
             let acc0 = values(n * width, 3);
             let total0: Vec<f64> = values(n * width, 4).iter().map(|&v| v as f64 * 3.0).collect();
             let p = Probs { x: &x, stride, v0, vb };
@@ -359,7 +388,7 @@ mod tests {
                     for r in 0..n {
                         for c in 0..width {
                             let start = if first { 0.0 } else { acc0[r * width + c] as f64 };
-                            let terms = (0..vb).map(|j| p.row(r)[j] as f64 * tile[j * width + c] as f64);
+                            let terms = (0..vb).map(|j| p.row(r)[j] as f64 * tile_data[j * ts + c] as f64);
                             let exact = start + terms.sum::<f64>();
                             assert!((sums[r * width + c] as f64 - exact).abs() < 1e-4, "{at}: acc[{r},{c}]");
                         }

@@ -7,7 +7,7 @@
 
 use std::arch::x86_64::*;
 
-use super::Probs;
+use super::{Probs, Tile};
 
 /// Activation rows per register block.
 pub(super) const ROWS: usize = 6;
@@ -24,7 +24,7 @@ pub(super) fn available() -> bool {
     })
 }
 
-/// `acc[r, c] += Σ_j p[r, j] · tile[j, c]`: `tile` is `[p.vb, width]`, `acc` and `total`
+/// `acc[r, c] += Σ_j p[r, j] · tile[j, c]`: `tile` has `p.vb` rows of `width`, `acc` and `total`
 /// `[n, width]`. On the first tile of a run `acc` counts as zero (its contents are not read);
 /// on the last, `total += acc` in f64 follows (`acc` is left holding the run's sums; the next
 /// run's first tile ignores them). Register blocks without a `live` row do no FMAs (exact: their probabilities are
@@ -34,7 +34,7 @@ pub(super) fn available() -> bool {
 /// The CPU must support AVX-512F, AVX2 and FMA ([`available`]).
 #[target_feature(enable = "avx512f,avx2,fma")]
 pub(super) unsafe fn accumulate(
-    p: &Probs<'_>, live: &[bool], tile: &[f32], acc: &mut [f32], width: usize, first: bool,
+    p: &Probs<'_>, live: &[bool], tile: &Tile<'_>, acc: &mut [f32], width: usize, first: bool,
     total: Option<&mut [f64]>,
 ) {
     let n = live.len();
@@ -43,7 +43,7 @@ pub(super) unsafe fn accumulate(
         n > 0
             && acc.len() == n * width
             && total.as_ref().is_none_or(|t| t.len() == n * width)
-            && tile.len() >= vb * width
+            && tile.covers(vb, width)
             && p.x.len() >= (n - 1) * ps + p.v0 + vb,
         "tile kernel: bad buffers"
     );
@@ -69,7 +69,8 @@ pub(super) unsafe fn accumulate(
                         p: p.x.as_ptr().add(r0 * ps + p.v0),
                         ps,
                         vb: if any { vb } else { 0 },
-                        t: tile.as_ptr().add(v0 * 16),
+                        t: tile.data.as_ptr().add(v0 * 16),
+                        ts: tile.stride,
                         a: acc.as_mut_ptr().add(off),
                         width,
                         first,
@@ -92,7 +93,7 @@ pub(super) unsafe fn accumulate(
             let mut a = if first { 0.0 } else { acc[i] };
             if l {
                 for (j, &q) in p.row(r).iter().enumerate() {
-                    a = q.mul_add(tile[j * width + c], a);
+                    a = q.mul_add(tile.data[j * tile.stride + c], a);
                 }
             }
             acc[i] = a;
@@ -110,14 +111,15 @@ pub(super) unsafe fn accumulate(
 }
 
 /// One register block's operands: `p` → `R` rows (stride `ps`) of `vb` probabilities; `t` →
-/// `vb` tile rows, `a` (and `total` unless null) → `R` accumulator rows, all with row stride
-/// `width` and at least `16·V` columns.
+/// `vb` tile rows (stride `ts`), `a` → `R` accumulator rows (stride `width`), both of at least
+/// `16·V` columns.
 #[derive(Clone, Copy)]
 struct Block {
     p: *const f32,
     ps: usize,
     vb: usize,
     t: *const f32,
+    ts: usize,
     a: *mut f32,
     width: usize,
     /// Start from zero instead of loading `a`.
@@ -151,7 +153,7 @@ unsafe fn dispatch_rows<const V: usize>(rows: usize, b: Block) {
 // element in a register.
 #[allow(clippy::needless_range_loop)]
 unsafe fn block<const R: usize, const V: usize>(b: Block) {
-    let Block { p, ps, vb, t, a, width, first } = b;
+    let Block { p, ps, vb, t, ts, a, width, first } = b;
     // SAFETY: all offsets stay inside the ranges the caller guarantees.
     unsafe {
         let mut acc = [[_mm512_setzero_ps(); V]; R];
@@ -163,7 +165,7 @@ unsafe fn block<const R: usize, const V: usize>(b: Block) {
             }
         }
         for j in 0..vb {
-            let tj = t.add(j * width);
+            let tj = t.add(j * ts);
             let mut tv = [_mm512_setzero_ps(); V];
             for v in 0..V {
                 tv[v] = _mm512_loadu_ps(tj.add(v * 16));
