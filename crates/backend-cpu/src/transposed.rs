@@ -13,6 +13,8 @@
 use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
 
 #[cfg(target_arch = "x86_64")]
@@ -212,9 +214,9 @@ fn flush(total: &mut [f64], acc: &mut [f32]) {
 enum Kernel {
     /// Register-blocked AVX-512F ([`avx512`]).
     Avx512,
-    /// AVX2 + FMA, 64 columns of one activation row at a time.
+    /// Register-blocked AVX2 + FMA ([`avx2`]).
     Fma,
-    /// Plain Rust (`a * b + c`).
+    /// Plain Rust (`a * b + c`), one activation row at a time.
     Portable,
 }
 
@@ -254,24 +256,18 @@ fn accumulate(
         // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (Kernel::available).
         return unsafe { avx512::accumulate(p, live, tile, acc, width, first, total) };
     }
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Kernel::Fma {
+        // SAFETY: the CPU supports AVX2 and FMA (Kernel::available).
+        return unsafe { avx2::accumulate(p, live, tile, acc, width, first, total) };
+    }
     if first {
         acc.fill(0.0);
     }
-    match kernel {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU supports AVX2 and FMA (Kernel::available).
-        Kernel::Fma => unsafe { accumulate_fma(p, live, tile, acc, width) },
-        _ => accumulate_body::<false>(p, live, tile, acc, width),
-    }
+    accumulate_body::<false>(p, live, tile, acc, width);
     if let Some(total) = total {
         flush(total, acc);
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn accumulate_fma(p: &Probs<'_>, live: &[bool], tile: &Tile<'_>, acc: &mut [f32], width: usize) {
-    accumulate_body::<true>(p, live, tile, acc, width)
 }
 
 /// Columns held in registers per step: eight 8-wide vectors, enough independent FMA chains to
@@ -306,12 +302,12 @@ fn accumulate_body<const FMA: bool>(p: &Probs<'_>, live: &[bool], tile: &Tile<'_
         if !live[r] {
             continue;
         }
-        for c in whole..width {
-            let mut a = ar[c];
+        for (c, out) in ar.iter_mut().enumerate().skip(whole) {
+            let mut a = *out;
             for (j, &q) in p.row(r).iter().enumerate() {
                 a = fma(q, tile.data[j * ts + c], a);
             }
-            ar[c] = a;
+            *out = a;
         }
     }
 }
