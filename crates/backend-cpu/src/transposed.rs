@@ -198,6 +198,8 @@ fn prefetch<T>(data: &[T]) {
             unsafe { _mm_prefetch::<_MM_HINT_T1>(data.as_ptr().cast::<i8>().add(off)) };
         }
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data; // the hardware prefetcher has to do
 }
 
 /// End an f32 run: `total += acc` in f64, `acc = 0`.
