@@ -73,11 +73,11 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
                 let vb = VB.min(v_end - v0);
                 let probs = Probs { x, stride: rows, v0, vb };
                 // Which weight rows any activation row uses, and which activation rows use any.
-                let used = probs.nonzero(live);
+                let used = probs.nonzero(kernel, live);
                 for j in 0..vb {
                     let t = &mut tile[j * ts..j * ts + width];
                     if used >> j & 1 == 1 {
-                        decode_segment(w.ty, &w.row(0, v0 + j)[b0..b1], t);
+                        decode_segment(kernel, w.ty, &w.row(0, v0 + j)[b0..b1], t);
                     } else {
                         t.fill(0.0); // exact: an all-zero column of x adds nothing
                     }
@@ -146,11 +146,12 @@ impl Probs<'_> {
     }
 
     /// Bit `j` set when some activation row has a non-zero (or NaN) probability for weight row
-    /// `v0 + j`; `live[r]` when activation row `r` has one in this tile.
-    fn nonzero(&self, live: &mut [bool]) -> u64 {
+    /// `v0 + j`; `live[r]` when activation row `r` has one in this tile. With AVX-512 compares
+    /// when `kernel` is the AVX-512 one.
+    fn nonzero(&self, kernel: Kernel, live: &mut [bool]) -> u64 {
         #[cfg(target_arch = "x86_64")]
-        if avx512::available() {
-            // SAFETY: the CPU supports AVX-512F (checked above).
+        if kernel == Kernel::Avx512 {
+            // SAFETY: the CPU supports AVX-512F (Kernel::available).
             return unsafe { avx512::nonzero(self, live) };
         }
         self.nonzero_portable(live)
@@ -169,13 +170,13 @@ impl Probs<'_> {
 }
 
 /// Decode one row segment (whole blocks) into the tile; Q8_0 and Q6_K (the usual token_embd
-/// types) directly with AVX-512 where the CPU has it (same values as [`decode`]).
+/// types) directly with AVX-512 when `kernel` is the AVX-512 one (same values as [`decode`]).
 #[inline]
-fn decode_segment(ty: GgmlType, src: &[u8], dst: &mut [f32]) {
+fn decode_segment(kernel: Kernel, ty: GgmlType, src: &[u8], dst: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if avx512::available() {
+    if kernel == Kernel::Avx512 {
         match ty {
-            // SAFETY: the CPU supports AVX-512F (checked above).
+            // SAFETY: the CPU supports AVX-512F (Kernel::available).
             GgmlType::Q8_0 => return unsafe { avx512::decode_q8_0(src, dst) },
             // SAFETY: as above.
             GgmlType::Q6_K => return unsafe { avx512::decode_q6_k(src, dst) },
@@ -223,9 +224,17 @@ enum Kernel {
 }
 
 impl Kernel {
-    /// The fastest kernel this CPU runs.
+    /// The fastest kernel this CPU runs, capped by the instruction set the quant kernels use
+    /// (`DGEMMA_ISA=avx2` / `scalar` select the AVX2 / portable kernel, so instruction sets can
+    /// be compared end to end).
     fn best() -> Self {
-        [Kernel::Avx512, Kernel::Fma].into_iter().find(|k| k.available()).unwrap_or(Kernel::Portable)
+        use dgemma_quant::kernels::Isa;
+        let allowed: &[Kernel] = match Isa::detected() {
+            Isa::Avx512 => &[Kernel::Avx512, Kernel::Fma],
+            Isa::Avx2 => &[Kernel::Fma],
+            Isa::Scalar | Isa::Neon => &[],
+        };
+        allowed.iter().copied().find(|k| k.available()).unwrap_or(Kernel::Portable)
     }
 
     /// Whether this CPU can run the kernel.
@@ -352,7 +361,7 @@ mod tests {
             let total0: Vec<f64> = values(n * width, 4).iter().map(|&v| v as f64 * 3.0).collect();
             let p = Probs { x: &x, stride, v0, vb };
             let (mut live, mut live_portable) = (vec![false; n], vec![false; n]);
-            let used = p.nonzero(&mut live);
+            let used = p.nonzero(Kernel::best(), &mut live);
             assert_eq!(used, p.nonzero_portable(&mut live_portable));
             assert_eq!(live, live_portable);
             assert!(n <= 2 || !live[1], "n={n}");
@@ -406,7 +415,7 @@ mod tests {
             let mut data = vec![0u8; ty.row_bytes(w.len()).unwrap()];
             dgemma_quant::quantize(ty, &w, &mut data).unwrap();
             let (mut got, mut want) = (vec![0f32; w.len()], vec![0f32; w.len()]);
-            decode_segment(ty, &data, &mut got);
+            decode_segment(Kernel::best(), ty, &data, &mut got);
             dgemma_quant::dequantize(ty, &data, &mut want).unwrap();
             assert!(got.iter().zip(&want).all(|(g, w)| g.to_bits() == w.to_bits()), "{ty:?}");
         }
