@@ -114,6 +114,44 @@ unsafe fn dot_k4_like<const R: usize, const N: usize>(
     out
 }
 
+/// Group `G` (32 values: a nibble of `ql` and 2 bits of `qh`) of half `half` of block `i` of
+/// the Q6_K rows at `b`, against `N` activation rows, into `sumi`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn q6_group<const R: usize, const N: usize, const G: usize>(
+    b: &[*const u8; R],
+    a: &[&[BlockQ8K]; N],
+    i: usize,
+    half: usize,
+    sc: &[__m128i; R],
+    low4: __m256i,
+    sumi: &mut [[__m256i; N]; R],
+) {
+    let q: [__m256i; R] = std::array::from_fn(|r| {
+        let l = load256(b[r].add(64 * half + 32 * (G & 1)));
+        let h = load256(b[r].add(128 + 32 * half));
+        let l = if G < 2 { l } else { _mm256_srli_epi16(l, 4) };
+        let h = match G {
+            0 => _mm256_slli_epi16(h, 4),
+            1 => _mm256_slli_epi16(h, 2),
+            2 => h,
+            _ => _mm256_srli_epi16(h, 2),
+        };
+        _mm256_or_si256(_mm256_and_si256(l, low4), _mm256_and_si256(h, _mm256_set1_epi8(0x30)))
+    });
+    // Elements 0..16 of the group use scale j, 16..32 scale j + 1.
+    let j = (8 * half + 2 * G) as i64;
+    let pick = _mm_set_epi64x((j + 1) * 0x0101_0101_0101_0101, j * 0x0101_0101_0101_0101);
+    let scale: [__m256i; R] = std::array::from_fn(|r| _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc[r], pick)));
+    for t in 0..N {
+        let qa = a[t].get_unchecked(i).qs.as_ptr().add(128 * half + 32 * G);
+        let aq = _mm256_loadu_si256(qa as *const __m256i);
+        for r in 0..R {
+            sumi[r][t] = _mm256_dpwssd_epi32(sumi[r][t], _mm256_maddubs_epi16(q[r], aq), scale[r]);
+        }
+    }
+}
+
 /// Q6_K for `R` weight rows x `N` activation rows. The `- 32` offset is applied once per
 /// block through the activation sums: `sum sc * (q - 32) * a = sum sc * q * a - 32 * sum_k
 /// sc[k] * bsums[k]`, one more `vpdpwssd` per pair.
@@ -137,32 +175,12 @@ unsafe fn dot_q6_k_rn<const R: usize, const N: usize>(w: [&[u8]; R], a: [&[Block
             }
         }
         for half in 0..2 {
-            for g in 0..4 {
-                // Group g of this half: 32 six-bit values from a nibble of ql and 2 bits of qh.
-                let q: [__m256i; R] = std::array::from_fn(|r| {
-                    let l = load256(b[r].add(64 * half + 32 * (g & 1)));
-                    let h = load256(b[r].add(128 + 32 * half));
-                    let l = if g < 2 { l } else { _mm256_srli_epi16(l, 4) };
-                    let h = match g {
-                        0 => _mm256_slli_epi16(h, 4),
-                        1 => _mm256_slli_epi16(h, 2),
-                        2 => h,
-                        _ => _mm256_srli_epi16(h, 2),
-                    };
-                    _mm256_or_si256(_mm256_and_si256(l, low4), _mm256_and_si256(h, _mm256_set1_epi8(0x30)))
-                });
-                // Elements 0..16 of the group use scale j, 16..32 scale j + 1.
-                let j = (8 * half + 2 * g) as i64;
-                let pick = _mm_set_epi64x((j + 1) * 0x0101_0101_0101_0101, j * 0x0101_0101_0101_0101);
-                let scale: [__m256i; R] = std::array::from_fn(|r| _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc[r], pick)));
-                for t in 0..N {
-                    let qa = a[t].get_unchecked(i).qs.as_ptr().add(128 * half + 32 * g);
-                    let aq = _mm256_loadu_si256(qa as *const __m256i);
-                    for r in 0..R {
-                        sumi[r][t] = _mm256_dpwssd_epi32(sumi[r][t], _mm256_maddubs_epi16(q[r], aq), scale[r]);
-                    }
-                }
-            }
+            // The four groups unrolled by hand: with a loop LLVM kept `g` dynamic in the 2 x 8
+            // form (branchy decode, spills).
+            q6_group::<R, N, 0>(&b, &a, i, half, &sc, low4, &mut sumi);
+            q6_group::<R, N, 1>(&b, &a, i, half, &sc, low4, &mut sumi);
+            q6_group::<R, N, 2>(&b, &a, i, half, &sc, low4, &mut sumi);
+            q6_group::<R, N, 3>(&b, &a, i, half, &sc, low4, &mut sumi);
         }
         for t in 0..N {
             let da = a[t].get_unchecked(i).d;
@@ -184,8 +202,8 @@ unsafe fn dot_q6_k_rn<const R: usize, const N: usize>(w: [&[u8]; R], a: [&[Block
 /// Declares the (optional) 1 x 1, the 1 x 4 and the 2 x 8 kernels of a K format from its
 /// generic body. `pair`:
 /// the 2 x 8 kernel runs both weight rows together (each activation load feeds both);
-/// `one_by_one`: it runs them one after the other, for bodies whose 2 x 8 form runs out of
-/// registers (Q6_K: measured 107 vs 130 GFLOP/s, see docs/perf.md).
+/// `one_by_one`: it runs them one after the other, for bodies whose 2 x 8 form measured slower
+/// (Q6_K: 2 x 8 127 GFLOP/s, 1 x 8 twice 133; docs/perf.md).
 macro_rules! k_kernels {
     ($($one:ident)?, $four:ident, $eight:ident, $mode:ident, $doc:literal, |$w:ident, $a:ident| $body:expr) => {
         $(
