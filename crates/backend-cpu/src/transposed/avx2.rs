@@ -17,8 +17,8 @@ const VECS: usize = 2;
 /// `acc[r, c] += Σ_j p[r, j] · tile[j, c]`: `tile` has `p.vb` rows of `width`, `acc` and `total`
 /// `[n, width]`. On the first tile of a run `acc` counts as zero (its contents are not read);
 /// on the last, `total += acc` in f64 follows (`acc` is left holding the run's sums; the next
-/// run's first tile ignores them). Register blocks without a `live` row do no FMAs (exact: their probabilities are
-/// all zero).
+/// run's first tile ignores them). Register blocks without a `live` row do no FMAs (exact:
+/// their probabilities are all zero).
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
