@@ -22,7 +22,7 @@ import argparse, json, os, re, subprocess, sys
 # ggml's enum values (ggml/include/ggml.h). MUL_MAT's position is checked against the op name
 # test-backend-ops prints back, so a renumbered enum fails loudly instead of timing another op.
 GGML_OP_MUL_MAT = 29
-GGML_TYPES = {"f32": (0, 1, 4), "f16": (1, 1, 2), "bf16": (30, 1, 2), "q4_0": (2, 32, 18), "q8_0": (8, 32, 34),
+GGML_TYPES = {"f32": (0, 1, 4), "f16": (1, 1, 2), "bf16": (30, 1, 2), "q4_0": (2, 32, 18), "q5_0": (6, 32, 22), "q8_0": (8, 32, 34),
               "q4_K": (12, 256, 144), "q5_K": (13, 256, 176), "q6_K": (14, 256, 210)}
 # The built-in perf shape first, then the model's: q/k proj, o proj, dense gate/up, dense down,
 # expert gate/up, expert down, the LM head (= token_embd).
