@@ -35,7 +35,7 @@ GROUPS = {
     ],
     "dgemma": [
         ("soft embedding: softmax(z)·Emb (matmul_transposed)", r"transposed"),
-        ("LM head + projections + dense MLP: quantized dot kernels", r"dot\d*_|kernels::x86|kernels::scalar|matmul"),
+        ("LM head + projections + dense MLP: quantized dot kernels", r"kernels::x86|kernels::scalar|dot\d*_q|matmul"),
         ("MoE experts", r"moe"),
         ("weight row decode (soft-embedding rows, get_rows)", r"dequantize"),
         ("activation quantization to Q8", r"activations|quantize_q8"),
