@@ -17,7 +17,7 @@ call after call, so weights under ~30 MB sit in the L3 on both sides.
 The runs alternate engine by engine per (type, shape), both under the same `nice` level. The
 table gives us per call for each engine and dgemma / ggml (< 1: dgemma faster).
 """
-import argparse, json, os, re, subprocess, sys
+import argparse, json, os, re, subprocess, sys, tempfile
 
 # ggml's enum values (ggml/include/ggml.h). MUL_MAT's position is checked against the op name
 # test-backend-ops prints back, so a renumbered enum fails loudly instead of timing another op.
@@ -79,7 +79,7 @@ def main(argv):
     ap.add_argument("-r", "--reps", type=int, default=3, help="dgemma: minimum timed calls per case")
     ap.add_argument("-t", "--threads", type=int, default=os.cpu_count(), help="dgemma threads (ggml uses all cores)")
     ap.add_argument("--dgemma", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "dgemma"))
-    ap.add_argument("--tmp", default="/tmp")
+    ap.add_argument("--tmp", default=tempfile.gettempdir(), help="where the --test-file case list is written")
     ap.add_argument("--json", help="also write all numbers here")
     a = ap.parse_args(argv)
     exe = os.path.join(a.llama_bin, "test-backend-ops")
