@@ -56,7 +56,7 @@ fn every_batch_split_equals_per_token_matvec() {
             let cols = if ty.block_size() == 256 { 512 } else { 704 };
             let rows = 21; // 16 + 5: a pair-kernel block and an odd last row
             let w = weights(&mut rng, ty, rows, cols);
-            for n in [2usize, 4, 5, 8, 9, 12, 13, 15, 16, 17, 31, 33, 45] {
+            for n in [2usize, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 31, 33, 45] {
                 let x = activations(&mut rng, n * cols);
                 let mut y = vec![f32::NAN; n * rows];
                 matmul_on(isa, ty, &w, rows, cols, &x, n, &mut y).unwrap();

@@ -277,9 +277,14 @@ fn run_batch(
             // Eight tokens at a time, all rows of the block per group: the group's activations
             // (8 x 3.5 KB at width 2816) stay in L1 while the block's rows stream from L2.
             SCALES.with_borrow_mut(|table| {
-                while t_done + 8 <= n {
+                while t_done < n {
                     let t = t_done;
-                    let ts = std::array::from_fn(|k| tokens.get(t + k));
+                    let valid = (n - t).min(8);
+                    if !pad_to_eight(valid) {
+                        break;
+                    }
+                    // A short last group repeats its last token; only `valid` results are kept.
+                    let ts = std::array::from_fn(|k| tokens.get(t + k.min(valid - 1)));
                     if k8.needs_scales() {
                         transpose_scales(acts, ts, table);
                     }
@@ -290,12 +295,12 @@ fn run_batch(
                         let pair = [&wc[i * row_bytes..][..row_bytes], &wc[i1 * row_bytes..][..row_bytes]];
                         let ys = k8.dot8(pair, acts, ts, table);
                         for (j, y_row) in ys.iter().enumerate().take(block_rows - i) {
-                            for (k, &v) in y_row.iter().enumerate() {
+                            for (k, &v) in y_row.iter().enumerate().take(valid) {
                                 unsafe { out.write((t + k) * rows + r0 + i + j, v) };
                             }
                         }
                     }
-                    t_done += 8;
+                    t_done += valid;
                 }
             });
         }
@@ -319,6 +324,17 @@ fn run_batch(
             }
         }
     });
+}
+
+/// Whether a group of `valid` tokens (1..=8) runs on the eight-token kernel, padded by
+/// repeating its last token. Every kernel shape gives the same bits per token (tested), so this
+/// is a speed choice only: the eight-token kernel costs about as much as two four-token calls or
+/// two to three one-token calls, so a tail of 3, 5, 6 or 7 tokens is cheaper padded; 1, 2 and 4
+/// are cheaper on the smaller kernels. MoE expert batches (≈ 16 tokens, rarely a multiple of 8)
+/// and short batches take this path.
+#[inline]
+fn pad_to_eight(valid: usize) -> bool {
+    matches!(valid, 3 | 5..=8)
 }
 
 thread_local! {
