@@ -37,8 +37,11 @@ pub fn weight(z: f32, max: f32) -> f32 {
     exp_nonpositive(z - max)
 }
 
+/// The maximum of `z` and whether it holds a NaN, in [`LANES`] independent lanes (a tail goes
+/// to lane 0) so the compiler vectorises it; −∞ for an empty slice. NaN never wins a comparison,
+/// so it is reported separately rather than through the maximum.
 #[inline(always)]
-fn row_max(z: &[f32]) -> (f32, bool) {
+pub(crate) fn lane_max(z: &[f32]) -> (f32, bool) {
     let mut mx = [f32::NEG_INFINITY; LANES];
     let mut nan = [false; LANES];
     let chunks = z.chunks_exact(LANES);
@@ -58,9 +61,10 @@ fn row_max(z: &[f32]) -> (f32, bool) {
     (m, nan.iter().any(|&b| b))
 }
 
-/// Sum in [`LANES`] interleaved partial sums (f32), combined in f64.
+/// Sum in [`LANES`] interleaved partial sums (f32; a tail goes to lane 0), combined in f64: a
+/// fixed summation order whatever the vector width, so every instruction set gives the same bits.
 #[inline(always)]
-fn lane_sum(x: &[f32]) -> f64 {
+pub(crate) fn lane_sum(x: &[f32]) -> f64 {
     let mut acc = [0.0f32; LANES];
     let chunks = x.chunks_exact(LANES);
     let tail = chunks.remainder();
@@ -97,7 +101,7 @@ unsafe fn row_stats_avx2(z: &[f32], position: usize, block_sums: &mut [f64]) -> 
 
 #[inline(always)]
 fn row_stats_generic(z: &[f32], position: usize, block_sums: &mut [f64]) -> Result<RowStats, SamplerError> {
-    let (max, nan) = row_max(z);
+    let (max, nan) = lane_max(z);
     if nan || !max.is_finite() {
         return Err(SamplerError::NonFinite { position });
     }

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use crate::error::SamplerError;
 use crate::fast_exp::exp_nonpositive;
-use crate::row_stats::RowStats;
+use crate::row_stats::{lane_max, lane_sum, RowStats, BLOCK};
 
 /// Overwrites each row of `z` (`[rows, vocab]`, the processed logits `stats` describe) with
 /// `softmax(z)`, zeroing probabilities under `cutoff ·` the row's largest (0 = exact softmax).
@@ -79,42 +79,18 @@ fn normalise_body(row: &mut [f32], max: f32, inv: f32, cutoff: f32) {
     }
 }
 
-const LANES: usize = 8;
-
-/// The row's maximum, then `row[v] = exp(row[v] − max)` and their sum (8 f32 lanes per block of
-/// 1024, blocks added in f64).
+/// The row's maximum, then `row[v] = exp(row[v] − max)` and their sum: [`lane_max`], then
+/// [`lane_sum`] per block of [`BLOCK`] tokens added in f64 (the order [`row_stats`] sums in).
+///
+/// [`row_stats`]: crate::row_stats::row_stats
 #[inline(always)]
 fn weights_body(row: &mut [f32]) -> (f32, f64) {
-    let mut mx = [f32::NEG_INFINITY; LANES];
-    let chunks = row.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for ch in chunks {
-        for l in 0..LANES {
-            mx[l] = if ch[l] > mx[l] { ch[l] } else { mx[l] };
-        }
-    }
-    for &v in tail {
-        mx[0] = if v > mx[0] { v } else { mx[0] };
-    }
-    let max = mx.iter().fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a });
+    // A NaN reaches the partition through exp(NaN − max): the caller checks that.
+    let (max, _) = lane_max(row);
     for v in row.iter_mut() {
         *v = exp_nonpositive(*v - max);
     }
-    let mut total = 0f64;
-    for block in row.chunks(1024) {
-        let mut acc = [0f32; LANES];
-        let chunks = block.chunks_exact(LANES);
-        let tail = chunks.remainder();
-        for ch in chunks {
-            for l in 0..LANES {
-                acc[l] += ch[l];
-            }
-        }
-        for &v in tail {
-            acc[0] += v;
-        }
-        total += acc.iter().map(|&a| a as f64).sum::<f64>();
-    }
+    let total = row.chunks(BLOCK).map(lane_sum).sum();
     (max, total)
 }
 
@@ -158,11 +134,12 @@ mod tests {
             let total: f64 = p[r * v..(r + 1) * v].iter().map(|&x| x as f64).sum();
             assert!((total - 1.0).abs() < 1e-5);
         }
-        // Without statistics: the same probabilities up to the partition's rounding.
+        // Without statistics: the same lane max and block lane sums as `row_stats`, so the same
+        // partition and the same bits.
         let mut q = z.clone();
         softmax_rows_in_place(&mut q, v, 0.0).unwrap();
-        for (a, b) in p.iter().zip(&q) {
-            assert!((a - b).abs() <= 1e-6 * a.abs() + 1e-30);
+        for (i, (a, b)) in p.iter().zip(&q).enumerate() {
+            assert_eq!(a.to_bits(), b.to_bits(), "index {i}");
         }
     }
 
