@@ -7,19 +7,12 @@
 //! and picked once per process. They use no `mul_add`, so all three give bit-identical results
 //! (and the same as the scalar functions): the choice of instruction set never changes an output.
 //!
-//! Accuracy (checked in the tests against f64 over dense sweeps): `exp` ≤ 3 ulp for normal
-//! results, `tanh` ≤ 3 ulp, GELU a few ulp plus the f32 rounding of its inner polynomial.
+//! `exp` is `dgemma_simd_math::exp` (shared with the sampler; ≤ 2 ulp for normal results, tested
+//! there). Accuracy here (checked in the tests against f64 over dense sweeps): `tanh` ≤ 3 ulp,
+//! GELU a few ulp plus the f32 rounding of its inner polynomial.
 
-const LOG2E: f32 = std::f32::consts::LOG2_E;
-/// ln 2 split so that `k · LN2_HI` is exact for |k| < 2^9 (Cephes' `expf` range reduction).
-const LN2_HI: f32 = 0.693_359_4;
-const LN2_LO: f32 = -2.121_944_4e-4;
-/// Adding then subtracting 1.5 · 2^23 rounds a float of magnitude < 2^22 to an integer.
-const ROUND: f32 = 12_582_912.0;
-/// Above this `exp` overflows f32 (ln f32::MAX ≈ 88.72284).
-const EXP_HI: f32 = 88.722_83;
-/// Below this `exp` is under half the smallest subnormal: exactly 0.
-const EXP_LO: f32 = -103.972_08;
+use dgemma_simd_math::exp;
+
 /// `tanh(x)` rounds to ±1 in f32 beyond 9.01 (`2·e^(−2x)` under half an ulp of 1); clamping
 /// there keeps `exp(2x)` finite.
 const TANH_SAT: f32 = 9.5;
@@ -27,40 +20,6 @@ const TANH_SAT: f32 = 9.5;
 /// cancellation worth an ulp (Cephes' `tanhf` split).
 const TANH_POLY: f32 = 0.625;
 const SIGN: u32 = 0x8000_0000;
-
-/// `e^x`. +∞ above 88.7228, 0 below −103.97 (results under 2^-126 are subnormal, with the
-/// precision subnormals have); NaN in, NaN out.
-#[inline(always)]
-pub(crate) fn exp(x: f32) -> f32 {
-    // `clamp` keeps NaN, so NaN flows through to the selects below.
-    let t = x.clamp(EXP_LO, EXP_HI);
-    let shifted = t * LOG2E + ROUND;
-    let k = shifted - ROUND;
-    let r = t - k * LN2_HI - k * LN2_LO;
-    let mut p = 1.987_569_1e-4_f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5;
-    let y = p * r * r + r + 1.0;
-    // k ∈ [-150, 128]: 2^k as two normal factors 2^k1 · 2^k2 (k1, k2 ∈ [-75, 64]), so neither
-    // the overflow end nor the subnormal end needs a special exponent. The low bits of `shifted`
-    // hold k + 0x4B400000 (no float-to-int conversion, which would keep the loop scalar).
-    let ki = shifted.to_bits() as i32 - 0x4B40_0000;
-    let k1 = ki >> 1;
-    let k2 = ki - k1;
-    let s1 = f32::from_bits(((k1 + 127) as u32) << 23);
-    let s2 = f32::from_bits(((k2 + 127) as u32) << 23);
-    let v = y * s1 * s2;
-    if x > EXP_HI {
-        f32::INFINITY
-    } else if x < EXP_LO {
-        0.0
-    } else {
-        v
-    }
-}
 
 /// `tanh(x)`: odd, ±1 beyond |x| ≈ 9, NaN in, NaN out, the sign of zero kept.
 #[inline(always)]
@@ -231,13 +190,7 @@ fn scale_body(x: &mut [f32], s: f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Distance in units in the last place of `want` (rounded to f32).
-    fn ulps(got: f32, want: f64) -> f64 {
-        let w = want as f32;
-        let ulp = (f32::from_bits(w.abs().to_bits() + 1) - w.abs()) as f64;
-        (got as f64 - want).abs() / ulp
-    }
+    use dgemma_simd_math::ulp_error;
 
     fn levels() -> Vec<Isa> {
         let mut v = vec![Isa::Plain];
@@ -251,47 +204,20 @@ mod tests {
     }
 
     #[test]
-    fn exp_is_within_three_ulp_over_the_normal_range() {
-        let mut worst = 0f64;
-        let mut x = -87.3f32;
-        while x < 88.72 {
-            let e = ulps(exp(x), (x as f64).exp());
-            assert!(e <= 2.0, "exp({x}): {} vs {} ({e} ulp)", exp(x), (x as f64).exp());
-            worst = worst.max(e);
-            x += 0.000_37;
-        }
-        eprintln!("exp worst {worst:.2} ulp");
-        assert_eq!(exp(0.0), 1.0);
-    }
-
-    #[test]
-    fn exp_limits_and_nan() {
-        assert_eq!(exp(89.0), f32::INFINITY);
-        assert_eq!(exp(f32::INFINITY), f32::INFINITY);
-        assert_eq!(exp(-104.0), 0.0);
-        assert_eq!(exp(f32::NEG_INFINITY), 0.0);
-        assert!(exp(f32::NAN).is_nan());
-        // Subnormal results keep roughly their precision.
-        let sub = exp(-95.0) as f64;
-        assert!((sub / (-95f64).exp() - 1.0).abs() < 1e-3, "{sub:e}");
-        assert!(exp(88.72).is_finite());
-    }
-
-    #[test]
     fn tanh_is_within_three_ulp_everywhere() {
         let mut worst = 0f64;
         let mut x = 1e-30f32;
         // Geometric sweep over tiny arguments, then dense linear sweep to beyond saturation.
         while x < 1e-3 {
             for s in [x, -x] {
-                assert!(ulps(tanh(s), (s as f64).tanh()) <= 3.0, "tanh({s})");
+                assert!(ulp_error(tanh(s), (s as f64).tanh()) <= 3.0, "tanh({s})");
             }
             x *= 1.01;
         }
         let mut x = 0f32;
         while x < 30.0 {
             for s in [x, -x] {
-                let e = ulps(tanh(s), (s as f64).tanh());
+                let e = ulp_error(tanh(s), (s as f64).tanh());
                 assert!(e <= 2.0, "tanh({s}): {} vs {} ({e} ulp)", tanh(s), (s as f64).tanh());
                 worst = worst.max(e);
             }
