@@ -29,28 +29,6 @@ pub(crate) fn matmul_quant(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32]
     matmul_prepared(w.ty, w.data, rows, acts, &mut y[..n * rows]).expect("shape checked at upload");
 }
 
-/// `y[r, o] = Σ_c x[r, c] · W[o, c]` for one expert: float types on this thread (`tile` holds
-/// `TILE · cols` decoded values), block types through the kernels.
-pub(crate) fn matmul_serial(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32], tile: &mut Vec<f32>, acts: &mut Activations) {
-    if !is_float(w.ty) {
-        return matmul_quant(w, x, n, y, acts);
-    }
-    let (rows, cols) = (w.shape.rows, w.shape.cols);
-    tile.resize(TILE * cols, 0.0);
-    for o0 in (0..rows).step_by(TILE) {
-        let t = TILE.min(rows - o0);
-        for i in 0..t {
-            decode(w.ty, w.row(0, o0 + i), &mut tile[i * cols..(i + 1) * cols]);
-        }
-        for r in 0..n {
-            let xr = &x[r * cols..(r + 1) * cols];
-            for i in 0..t {
-                y[r * rows + o0 + i] = dot(xr, &tile[i * cols..(i + 1) * cols]);
-            }
-        }
-    }
-}
-
 /// `y [n, rows] = x [n, cols] · Wᵀ`, tiles of weight rows in parallel.
 pub(crate) fn matmul(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32], acts: &mut Activations) {
     let (rows, cols) = (w.shape.rows, w.shape.cols);

@@ -122,7 +122,7 @@ pub fn matmul_prepared_on(
     acts: &Activations,
     y: &mut [f32],
 ) -> Result<(), KernelError> {
-    run(isa, ty, w, rows, acts, Tokens::All(acts.n()), y)
+    run(isa, ty, w, rows, acts, Tokens::All(acts.n()), y, Threads::Pool)
 }
 
 /// `Y = X[tokens] Wᵀ`: multiply only the prepared activation rows listed in `tokens` (in that
@@ -149,10 +149,37 @@ pub fn matmul_gather_on(
     tokens: &[usize],
     y: &mut [f32],
 ) -> Result<(), KernelError> {
-    if let Some(&index) = tokens.iter().find(|&&t| t >= acts.n()) {
-        return Err(KernelError::TokenIndex { index, n: acts.n() });
+    check_tokens(acts, tokens)?;
+    run(isa, ty, w, rows, acts, Tokens::Listed(tokens), y, Threads::Pool)
+}
+
+/// [`matmul_gather_on`] for a block of weight rows, entirely on the calling thread (no rayon):
+/// `w` is `rows` weight rows (any contiguous run of a matrix's rows, e.g. rows `r0..r1` of one
+/// expert), `y` receives `tokens.len()` rows of `rows` values (`y[t * rows + i]`), overwritten.
+///
+/// This is one task of [`matmul_gather`]'s row-parallel loop, with the same loop structure and
+/// kernels, so every value is bit-identical to the matching element of a [`matmul_gather`]
+/// over the whole matrix. Callers with many small products (MoE: ~16 tokens per expert) schedule
+/// their own flat set of (matrix, row block) tasks with it instead of nesting parallel loops.
+pub fn matmul_gather_block_on(
+    isa: Isa,
+    ty: GgmlType,
+    w: &[u8],
+    rows: usize,
+    acts: &Activations,
+    tokens: &[usize],
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    check_tokens(acts, tokens)?;
+    run(isa, ty, w, rows, acts, Tokens::Listed(tokens), y, Threads::Caller)
+}
+
+/// Fails unless every token index is a prepared activation row.
+fn check_tokens(acts: &Activations, tokens: &[usize]) -> Result<(), KernelError> {
+    match tokens.iter().find(|&&t| t >= acts.n()) {
+        Some(&index) => Err(KernelError::TokenIndex { index, n: acts.n() }),
+        None => Ok(()),
     }
-    run(isa, ty, w, rows, acts, Tokens::Listed(tokens), y)
 }
 
 /// Which activation rows produce the output rows.
@@ -181,7 +208,17 @@ impl Tokens<'_> {
     }
 }
 
+/// Where a batched call runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Threads {
+    /// Row blocks in parallel on the current rayon pool.
+    Pool,
+    /// Everything on the calling thread.
+    Caller,
+}
+
 /// Shared checks and dispatch of the batched entry points.
+#[allow(clippy::too_many_arguments)]
 fn run(
     isa: Isa,
     ty: GgmlType,
@@ -190,6 +227,7 @@ fn run(
     acts: &Activations,
     tokens: Tokens<'_>,
     y: &mut [f32],
+    threads: Threads,
 ) -> Result<(), KernelError> {
     let cols = acts.cols();
     let row_bytes = check_weights(ty, w, rows, cols)?;
@@ -205,15 +243,20 @@ fn run(
     if expected == 0 {
         return Ok(());
     }
-    let kernel = row_kernel(isa, ty)?;
+    let kernels = Kernels::new(isa, ty)?;
     if row_bytes == 0 {
         y.fill(0.0);
         return Ok(());
     }
-    if n == 1 {
-        run_single(kernel, w, row_bytes, acts, tokens.get(0), y);
-    } else {
-        run_batch(kernel, row_kernel4(isa, ty), row_kernel8(isa, ty), w, row_bytes, rows, acts, tokens, y);
+    match threads {
+        Threads::Pool if n == 1 => run_single(kernels.one, w, row_bytes, acts, tokens.get(0), y),
+        Threads::Pool => run_batch(kernels, w, row_bytes, rows, acts, tokens, y),
+        Threads::Caller => {
+            let out = SharedOut { ptr: y.as_mut_ptr(), len: y.len() };
+            // SAFETY: `y` is exactly `n * rows` long, borrowed mutably here (no other access),
+            // and every token index was checked against `acts.n()` by the caller.
+            unsafe { run_block(kernels, w, row_bytes, acts, tokens, out, rows, 0) };
+        }
     }
     Ok(())
 }
@@ -256,9 +299,7 @@ impl SharedOut {
 /// fetched from memory once and served from cache for the remaining tokens.
 #[allow(clippy::too_many_arguments)]
 fn run_batch(
-    kernel: RowKernel,
-    kernel4: Option<RowKernel4>,
-    kernel8: Option<RowKernel8>,
+    kernels: Kernels,
     w: &[u8],
     row_bytes: usize,
     rows: usize,
@@ -266,64 +307,103 @@ fn run_batch(
     tokens: Tokens<'_>,
     y: &mut [f32],
 ) {
-    let n = tokens.len();
     let out = SharedOut { ptr: y.as_mut_ptr(), len: y.len() };
-    // SAFETY (every write below): t < n and r < rows, so t * rows + r < n * rows == out.len;
-    // this task is the only writer of row r (see `SharedOut`), and `y` outlives the loops.
     w.par_chunks(MATMUL_ROW_BLOCK * row_bytes).enumerate().for_each(|(blk, wc)| {
-        let r0 = blk * MATMUL_ROW_BLOCK;
-        let mut t_done = 0;
-        if let Some(k8) = kernel8 {
-            // Eight tokens at a time, all rows of the block per group: the group's activations
-            // (8 x 3.5 KB at width 2816) stay in L1 while the block's rows stream from L2.
-            SCALES.with_borrow_mut(|table| {
-                while t_done < n {
-                    let t = t_done;
-                    let valid = (n - t).min(8);
-                    if !pad_to_eight(valid) {
-                        break;
-                    }
-                    // A short last group repeats its last token; only `valid` results are kept.
-                    let ts = std::array::from_fn(|k| tokens.get(t + k.min(valid - 1)));
-                    if k8.needs_scales() {
-                        transpose_scales(acts, ts, table);
-                    }
-                    let block_rows = wc.len() / row_bytes;
-                    for i in (0..block_rows).step_by(RowKernel8::ROWS) {
-                        // An odd last row is passed twice; only its first result is kept.
-                        let i1 = (i + 1).min(block_rows - 1);
-                        let pair = [&wc[i * row_bytes..][..row_bytes], &wc[i1 * row_bytes..][..row_bytes]];
-                        let ys = k8.dot8(pair, acts, ts, table);
-                        for (j, y_row) in ys.iter().enumerate().take(block_rows - i) {
-                            for (k, &v) in y_row.iter().enumerate().take(valid) {
-                                unsafe { out.write((t + k) * rows + r0 + i + j, v) };
-                            }
+        // SAFETY: `y` is `tokens.len() * rows` long and outlives the loop; task `blk` alone
+        // writes output rows r0..r0 + MATMUL_ROW_BLOCK (see `SharedOut`).
+        unsafe { run_block(kernels, wc, row_bytes, acts, tokens, out, rows, blk * MATMUL_ROW_BLOCK) };
+    });
+}
+
+/// The kernels of one (instruction set, weight type) pair: one-token, and where they exist the
+/// four- and eight-token shapes.
+#[derive(Clone, Copy)]
+struct Kernels {
+    one: RowKernel,
+    four: Option<RowKernel4>,
+    eight: Option<RowKernel8>,
+}
+
+impl Kernels {
+    fn new(isa: Isa, ty: GgmlType) -> Result<Self, KernelError> {
+        Ok(Kernels { one: row_kernel(isa, ty)?, four: row_kernel4(isa, ty), eight: row_kernel8(isa, ty) })
+    }
+}
+
+/// Every token of `tokens` against the weight rows `wc` (a whole number of `row_bytes` rows),
+/// on the calling thread: writes `out[t * stride + r0 + i]` for token position `t` and block row
+/// `i`. The body of both [`run_batch`]'s tasks and [`matmul_gather_block_on`].
+///
+/// # Safety
+/// `(tokens.len() - 1) * stride + r0 + wc.len() / row_bytes <= out.len`, and no other thread
+/// accesses those elements while this runs. `acts` matches the kernels' type and width, and
+/// every token index is `< acts.n()`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_block(
+    kernels: Kernels,
+    wc: &[u8],
+    row_bytes: usize,
+    acts: &Activations,
+    tokens: Tokens<'_>,
+    out: SharedOut,
+    stride: usize,
+    r0: usize,
+) {
+    let n = tokens.len();
+    let block_rows = wc.len() / row_bytes;
+    let mut t_done = 0;
+    if let Some(k8) = kernels.eight {
+        // Eight tokens at a time, all rows of the block per group: the group's activations
+        // (8 x 3.5 KB at width 2816) stay in L1 while the block's rows stream from L2.
+        SCALES.with_borrow_mut(|table| {
+            while t_done < n {
+                let t = t_done;
+                let valid = (n - t).min(8);
+                if !pad_to_eight(valid) {
+                    break;
+                }
+                // A short last group repeats its last token; only `valid` results are kept.
+                let ts = std::array::from_fn(|k| tokens.get(t + k.min(valid - 1)));
+                if k8.needs_scales() {
+                    transpose_scales(acts, ts, table);
+                }
+                for i in (0..block_rows).step_by(RowKernel8::ROWS) {
+                    // An odd last row is passed twice; only its first result is kept.
+                    let i1 = (i + 1).min(block_rows - 1);
+                    let pair = [&wc[i * row_bytes..][..row_bytes], &wc[i1 * row_bytes..][..row_bytes]];
+                    let ys = k8.dot8(pair, acts, ts, table);
+                    for (j, y_row) in ys.iter().enumerate().take(block_rows - i) {
+                        for (k, &v) in y_row.iter().enumerate().take(valid) {
+                            // SAFETY: t + k < n and i + j < block_rows (caller's contract).
+                            unsafe { out.write((t + k) * stride + r0 + i + j, v) };
                         }
                     }
-                    t_done += valid;
                 }
-            });
-        }
-        for t0 in (t_done..n).step_by(MATMUL_TOKEN_TILE) {
-            let t1 = (t0 + MATMUL_TOKEN_TILE).min(n);
-            for (i, wr) in wc.chunks_exact(row_bytes).enumerate() {
-                let r = r0 + i;
-                let mut t = t0;
-                if let Some(k4) = kernel4 {
-                    while t + 4 <= t1 {
-                        let ts = std::array::from_fn(|k| tokens.get(t + k));
-                        for (k, v) in k4.dot4(wr, acts, ts).into_iter().enumerate() {
-                            unsafe { out.write((t + k) * rows + r, v) };
-                        }
-                        t += 4;
+                t_done += valid;
+            }
+        });
+    }
+    for t0 in (t_done..n).step_by(MATMUL_TOKEN_TILE) {
+        let t1 = (t0 + MATMUL_TOKEN_TILE).min(n);
+        for (i, wr) in wc.chunks_exact(row_bytes).enumerate() {
+            let r = r0 + i;
+            let mut t = t0;
+            if let Some(k4) = kernels.four {
+                while t + 4 <= t1 {
+                    let ts = std::array::from_fn(|k| tokens.get(t + k));
+                    for (k, v) in k4.dot4(wr, acts, ts).into_iter().enumerate() {
+                        // SAFETY: as above.
+                        unsafe { out.write((t + k) * stride + r, v) };
                     }
-                }
-                for t in t..t1 {
-                    unsafe { out.write(t * rows + r, kernel.dot(wr, acts, tokens.get(t))) };
+                    t += 4;
                 }
             }
+            for t in t..t1 {
+                // SAFETY: as above.
+                unsafe { out.write(t * stride + r, kernels.one.dot(wr, acts, tokens.get(t))) };
+            }
         }
-    });
+    }
 }
 
 /// Whether a group of `valid` tokens (1..=8) runs on the eight-token kernel, padded by

@@ -22,6 +22,8 @@
 //!   several matrices of the same type family and width.
 //! * [`matmul_gather`]: the MoE step, prepared batch x a token subset x one expert's rows
 //!   (an expert's rows are a contiguous byte range of the 3-D tensor).
+//! * [`matmul_gather_block_on`]: one block of weight rows of a gather on the calling thread,
+//!   for callers that schedule many small products as one flat parallel loop.
 //! * [`dot_row`]: a single row.
 //!
 //! Each has an `*_on(isa, ..)` twin that forces an instruction set ([`Isa::Scalar`] for the
@@ -47,7 +49,7 @@ mod x86_avx512_k;
 
 pub use activations::{Activations, BlockQ8Act};
 pub use driver::{
-    dot_row, dot_row_on, matmul, matmul_gather, matmul_gather_on, matmul_on, matmul_prepared,
+    dot_row, dot_row_on, matmul, matmul_gather, matmul_gather_block_on, matmul_gather_on, matmul_on, matmul_prepared,
     matmul_prepared_on, matvec, matvec_on,
 };
 pub use isa::{Isa, ISA_ENV};
