@@ -1,16 +1,17 @@
-//! AVX2 + FMA register blocks for the attention products: [`ROWS`] query rows × `V`·8 columns
-//! of accumulators stay in ymm registers over the whole reduction; each packed vector is loaded
-//! once per block and each row's scalar is broadcast once per step.
+//! AVX2 + FMA register blocks for the attention products: [`ROWS`] query rows × half a
+//! 32-float strip of accumulators (8 ymm) stay in registers over the whole reduction; each
+//! packed vector is loaded once per block and each row's scalar is broadcast once per step.
 
 use std::arch::x86_64::*;
 
-use super::kernel::{Scores, Values, KEY_BLOCK};
+use super::kernel::{Scores, Values, ROW_ALIGN, STRIP};
 
-/// Query rows per register block (divides [`super::kernel::ROW_ALIGN`]).
+/// Query rows per register block.
 const ROWS: usize = 4;
-/// 8-float vectors per register block: 4 × 2 = 8 accumulators + 2 loaded vectors.
-const VECS: usize = 2;
-const _: () = assert!(super::kernel::ROW_ALIGN.is_multiple_of(ROWS) && KEY_BLOCK.is_multiple_of(VECS * 8));
+/// Columns per register block (two 8-float vectors).
+const COLS: usize = 16;
+const VECS: usize = COLS / 8;
+const _: () = assert!(ROW_ALIGN.is_multiple_of(ROWS) && STRIP.is_multiple_of(COLS));
 
 /// [`Scores`] in register blocks.
 ///
@@ -18,108 +19,65 @@ const _: () = assert!(super::kernel::ROW_ALIGN.is_multiple_of(ROWS) && KEY_BLOCK
 /// The CPU runs AVX2 and FMA; the sizes are the ones `kernel::scores` checks.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn scores(a: Scores<'_>) {
-    let Scores { q, rows, d, kt, s, s_stride } = a;
-    // Key chunks outside, row blocks inside: the chunk of `Kᵀ` (d × 16 floats) stays in L1/L2
-    // while every row block of the panel streams past it.
-    for c0 in (0..KEY_BLOCK).step_by(VECS * 8) {
+    let Scores { q, q_stride, rows, d, kt, strips, s, s_stride } = a;
+    for c0 in (0..strips * STRIP).step_by(COLS) {
+        let (t, c) = (c0 / STRIP, c0 % STRIP);
         for r0 in (0..rows).step_by(ROWS) {
-            // SAFETY: r0 + ROWS ≤ rows and c0 + 16 ≤ KEY_BLOCK, inside the checked panels.
-            unsafe { score_block(q.as_ptr().add(r0 * d), d, kt.as_ptr().add(c0), s.as_mut_ptr().add(r0 * s_stride + c0), s_stride) };
-        }
-    }
-}
-
-/// One block: `s[r, c] = Σ_k q[r, k] · kt[k, c]` for `r < ROWS`, `c < VECS · 8`.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-// Index loops over const-sized register arrays: the compiler unrolls them and keeps every
-// element in a register.
-#[allow(clippy::needless_range_loop)]
-unsafe fn score_block(q: *const f32, d: usize, kt: *const f32, s: *mut f32, ss: usize) {
-    // SAFETY: the caller's block lies inside the panels.
-    unsafe {
-        let mut acc = [[_mm256_setzero_ps(); VECS]; ROWS];
-        for k in 0..d {
-            let t = kt.add(k * KEY_BLOCK);
-            let mut tv = [_mm256_setzero_ps(); VECS];
-            for v in 0..VECS {
-                tv[v] = _mm256_loadu_ps(t.add(v * 8));
-            }
-            for r in 0..ROWS {
-                let x = _mm256_set1_ps(*q.add(r * d + k));
-                for v in 0..VECS {
-                    acc[r][v] = _mm256_fmadd_ps(x, tv[v], acc[r][v]);
-                }
-            }
-        }
-        for r in 0..ROWS {
-            for v in 0..VECS {
-                _mm256_storeu_ps(s.add(r * ss + v * 8), acc[r][v]);
+            // SAFETY: r0 + ROWS ≤ rows and the columns lie inside strip t of the checked panels.
+            unsafe {
+                let (qb, kb) = (q.as_ptr().add(r0 * q_stride), kt.as_ptr().add(t * d * STRIP + c));
+                block(qb, q_stride, d, kb, s.as_mut_ptr().add(r0 * s_stride + c0), s_stride);
             }
         }
     }
 }
 
-/// [`Values`] in register blocks; `d` must be a multiple of 8.
+/// [`Values`] in register blocks.
 ///
 /// # Safety
 /// The CPU runs AVX2 and FMA; the sizes are the ones `kernel::values` checks.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn values(a: Values<'_>) {
-    let Values { p, p_stride, keys, v, v_stride, o, rows, d, first } = a;
-    let (pp, vp, op) = (p.as_ptr(), v.as_ptr(), o.as_mut_ptr());
-    let mut c0 = 0;
-    // Column chunks outside: the chunk of V (keys × 64 bytes) stays in L1 for every row block.
-    while c0 < d {
-        let wide = d - c0 >= VECS * 8;
+    let Values { p, p_stride, keys, v, v_stride, o, o_stride, rows } = a;
+    for c0 in (0..o_stride).step_by(COLS) {
+        let (t, c) = (c0 / STRIP, c0 % STRIP);
         for r0 in (0..rows).step_by(ROWS) {
-            // SAFETY: r0 + ROWS ≤ rows; the block's columns end at or before d.
+            // SAFETY: r0 + ROWS ≤ rows and the columns lie inside strip t of the checked panels.
             unsafe {
-                let (pb, vb, ob) = (pp.add(r0 * p_stride), vp.add(c0), op.add(r0 * d + c0));
-                if wide {
-                    value_block::<VECS>(pb, p_stride, keys, vb, v_stride, ob, d, first);
-                } else {
-                    value_block::<1>(pb, p_stride, keys, vb, v_stride, ob, d, first);
-                }
+                let (pb, vb) = (p.as_ptr().add(r0 * p_stride), v.as_ptr().add(t * v_stride + c));
+                block(pb, p_stride, keys, vb, o.as_mut_ptr().add(r0 * o_stride + c0), o_stride);
             }
         }
-        c0 += if wide { VECS * 8 } else { 8 };
     }
 }
 
-/// One block: `o[r, c] (+)= Σ_j p[r, j] · v[j, c]` for `r < ROWS`, `c < V · 8`, `j` ascending.
+/// One block of either product: `out[r · os + c] = Σ_k a[r · as_ + k] · b[k · STRIP + c]` for
+/// `r < ROWS`, `c < COLS`, `k < n` in ascending order.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
-unsafe fn value_block<const V: usize>(
-    p: *const f32, ps: usize, keys: usize, v: *const f32, vs: usize, o: *mut f32, os: usize, first: bool,
-) {
+// Index loops over const-sized register arrays: the compiler unrolls them and keeps every
+// element in a register.
+#[allow(clippy::needless_range_loop)]
+unsafe fn block(a: *const f32, as_: usize, n: usize, b: *const f32, out: *mut f32, os: usize) {
     // SAFETY: the caller's block lies inside the panels.
     unsafe {
-        let mut acc = [[_mm256_setzero_ps(); V]; ROWS];
-        if !first {
-            for r in 0..ROWS {
-                for c in 0..V {
-                    acc[r][c] = _mm256_loadu_ps(o.add(r * os + c * 8));
-                }
-            }
-        }
-        for j in 0..keys {
-            let vj = v.add(j * vs);
-            let mut xv = [_mm256_setzero_ps(); V];
-            for c in 0..V {
-                xv[c] = _mm256_loadu_ps(vj.add(c * 8));
+        let mut acc = [[_mm256_setzero_ps(); VECS]; ROWS];
+        for k in 0..n {
+            let bk = b.add(k * STRIP);
+            let mut bv = [_mm256_setzero_ps(); VECS];
+            for v in 0..VECS {
+                bv[v] = _mm256_loadu_ps(bk.add(v * 8));
             }
             for r in 0..ROWS {
-                let w = _mm256_set1_ps(*p.add(r * ps + j));
-                for c in 0..V {
-                    acc[r][c] = _mm256_fmadd_ps(w, xv[c], acc[r][c]);
+                let x = _mm256_set1_ps(*a.add(r * as_ + k));
+                for v in 0..VECS {
+                    acc[r][v] = _mm256_fmadd_ps(x, bv[v], acc[r][v]);
                 }
             }
         }
         for r in 0..ROWS {
-            for c in 0..V {
-                _mm256_storeu_ps(o.add(r * os + c * 8), acc[r][c]);
+            for v in 0..VECS {
+                _mm256_storeu_ps(out.add(r * os + v * 8), acc[r][v]);
             }
         }
     }
