@@ -17,7 +17,9 @@ use dgemma_model::{KvCache, Model, Scratch, Session};
 use dgemma_sampler::{generate, GenerateConfig, LlamaRng, SamplerParams};
 use serde_json::json;
 
-use super::run::{open_backend, open_model_file, parse_cutoff};
+use dgemma_backend_wgpu::GpuApi;
+
+use super::run::{open_gpu, open_model_file, parse_cutoff, BackendKind};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,9 +38,12 @@ pub struct Args {
     /// Worker threads (0 = all cores).
     #[arg(short = 't', long, default_value_t = 0)]
     pub threads: usize,
-    /// Compute backend.
+    /// Compute backend: auto, cpu, vulkan or metal (auto: a hardware GPU, else the CPU).
     #[arg(long, default_value = "cpu")]
     pub backend: String,
+    /// GPU adapter index (see `dgemma devices`).
+    #[arg(long)]
+    pub device: Option<usize>,
     /// Prompt rows encoded per chunk.
     #[arg(short = 'b', long, default_value_t = 512)]
     pub batch: usize,
@@ -112,20 +117,35 @@ pub fn run(args: Args) -> Result<()> {
     if args.repetitions == 0 || args.steps == 0 || args.n_prompt == 0 {
         bail!("-r, --steps and -p must be > 0");
     }
-    let backend = open_backend(&args.backend, args.threads)?;
+    // The same choice as `dgemma run`: a GPU API by name, `auto` = a hardware GPU else the CPU.
+    let gpu = match BackendKind::parse(&args.backend)? {
+        BackendKind::Cpu => None,
+        BackendKind::Auto => open_gpu(GpuApi::Auto, args.device, false)?,
+        BackendKind::Gpu(api) => open_gpu(api, args.device, true)?,
+    };
+    match gpu {
+        Some(gpu) => bench_on(&args, gpu),
+        None => bench_on(&args, CpuBackend::new(args.threads)?),
+    }
+}
+
+/// The kernel timings or the model tests on one backend. GPU ops are asynchronous, so under
+/// `--profile` a GPU's time lands in the phase that waits for it (a read), not the one that
+/// queued it.
+fn bench_on<B: Backend>(args: &Args, backend: B) -> Result<()> {
     if !args.kernel.is_empty() {
         return kernels::run(&backend, &args.kernel, args.repetitions, args.output == "json");
     }
     if args.profile {
         let profiled = Profiled::new(backend);
-        measure(&args, &profiled, Some(&profiled))
+        measure(args, &profiled, Some(&profiled))
     } else {
-        measure(&args, &backend, None)
+        measure(args, &backend, None::<&Profiled<B>>)
     }
 }
 
 /// Every test on `backend`; `profiler` is the same backend when `--profile` wraps it.
-fn measure<B: Backend>(args: &Args, backend: &B, profiler: Option<&Profiled<CpuBackend>>) -> Result<()> {
+fn measure<B: Backend, P: Backend>(args: &Args, backend: &B, profiler: Option<&Profiled<P>>) -> Result<()> {
     let path = args.model.as_ref().context("-m MODEL is required")?;
     let file = open_model_file(path)?;
     let model = Model::load(&file, backend)?;

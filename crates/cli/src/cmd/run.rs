@@ -20,14 +20,14 @@ pub const BACKENDS: &[&str] = &["auto", "cpu", "vulkan", "metal"];
 
 /// The compute backend asked for with `--backend`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum BackendKind {
+pub(crate) enum BackendKind {
     Auto,
     Cpu,
     Gpu(GpuApi),
 }
 
 impl BackendKind {
-    fn parse(name: &str) -> Result<Self> {
+    pub(crate) fn parse(name: &str) -> Result<Self> {
         Ok(match name {
             "auto" => Self::Auto,
             "cpu" => Self::Cpu,
@@ -122,7 +122,7 @@ pub fn open_backend(name: &str, threads: usize) -> Result<CpuBackend> {
 
 /// A wgpu device for `api`; `None` when `auto` finds no hardware GPU (the caller falls back to
 /// the CPU).
-fn open_gpu(api: GpuApi, device: Option<usize>, explicit: bool) -> Result<Option<WgpuBackend>> {
+pub(crate) fn open_gpu(api: GpuApi, device: Option<usize>, explicit: bool) -> Result<Option<WgpuBackend>> {
     let options = WgpuOptions { api, adapter: device, allow_software: explicit || device.is_some(), ..Default::default() };
     match WgpuBackend::new(&options) {
         Ok(gpu) => {

@@ -104,12 +104,17 @@ fn time_cases<B: Backend>(backend: &B, specs: &[KernelSpec], min_reps: usize, mi
         let mut x = backend.alloc(n_max * spec.cols);
         backend.write(&mut x, 0, &host);
         let mut y = backend.alloc(n_max * spec.rows);
+        // A one-value read-back after each call, so an asynchronous (GPU) backend is timed to
+        // completion; on the CPU it is a 4-byte copy.
+        let mut one = [0f32; 1];
         for &n in &spec.batches {
             backend.matmul(&w, &x, n, &mut y);
+            backend.read(&y, 0, &mut one);
             let (mut samples, start) = (Vec::new(), Instant::now());
             while samples.len() < min_reps || start.elapsed() < min_time {
                 let t0 = Instant::now();
                 backend.matmul(&w, &x, n, &mut y);
+                backend.read(&y, 0, &mut one);
                 samples.push(t0.elapsed());
             }
             cases.push(Case { ty: spec.ty, rows: spec.rows, cols: spec.cols, n, samples });
