@@ -6,9 +6,9 @@
 //! order, so results are identical at any thread count.
 //!
 //! Within a task, tiles of [`VB`] weight rows are decoded once and multiplied by the fastest
-//! [`Kernel`] the CPU runs: a register-blocked AVX-512 kernel ([`avx512`]), else AVX2+FMA, else
-//! plain Rust. All of them sum each output over the weight rows in the same order, in f32 runs
-//! of [`SUM_RUN`] rows added into f64.
+//! [`Kernel`] the CPU runs: a register-blocked kernel ([`register_block`]) with AVX-512 vectors
+//! ([`avx512`]), else with AVX2+FMA ones ([`avx2`]), else plain Rust. All of them sum each output
+//! over the weight rows in the same order, in f32 runs of [`SUM_RUN`] rows added into f64.
 
 use rayon::prelude::*;
 
@@ -16,6 +16,8 @@ use rayon::prelude::*;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod register_block;
 
 #[cfg(target_arch = "x86_64")]
 use crate::math::has_fma;

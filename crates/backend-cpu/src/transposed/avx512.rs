@@ -1,19 +1,14 @@
-//! The AVX-512F tile kernel of the soft embedding: a block of [`ROWS`] activation rows ×
-//! [`VECS`]·16 columns of accumulators stays in zmm registers across all the weight rows of a
-//! tile; each tile vector is loaded once per block and each probability is broadcast once.
-//!
-//! Every accumulator is updated by one FMA per weight row in ascending row order, exactly as in
-//! the AVX2 and portable kernels, so all three give bit-identical results.
+//! The AVX-512F parts of the soft embedding: the shared [`register_block`] tile kernel with
+//! 16-float zmm vectors, 4 per register block, and the AVX-512 zero mask and Q8_0 / Q6_K tile
+//! decoders.
 
 use std::arch::x86_64::*;
 
+use super::register_block::{self, F32Vec};
 use super::{Probs, Tile};
 
-/// Activation rows per register block.
-pub(super) const ROWS: usize = 6;
-/// 16-float vectors per register block: ROWS × VECS = 24 accumulators + VECS tile vectors fit
-/// the 32 zmm registers with room for the broadcast probabilities.
-pub(super) const VECS: usize = 4;
+/// 16-float vectors per register block.
+const VECS: usize = 4;
 
 /// Whether this CPU has AVX-512F (plus the AVX2/FMA the column tail uses), checked once.
 pub(super) fn available() -> bool {
@@ -24,11 +19,54 @@ pub(super) fn available() -> bool {
     })
 }
 
-/// `acc[r, c] += Σ_j p[r, j] · tile[j, c]`: `tile` has `p.vb` rows of `width`, `acc` and `total`
-/// `[n, width]`. On the first tile of a run `acc` counts as zero (its contents are not read);
-/// on the last, `total += acc` in f64 follows (`acc` is left holding the run's sums; the next
-/// run's first tile ignores them). Register blocks without a `live` row do no FMAs (exact:
-/// their probabilities are all zero).
+// SAFETY (every method): AVX-512F is enabled wherever the kernel runs these (the trait's
+// contract; `accumulate` below enables it).
+impl F32Vec for __m512 {
+    const LANES: usize = 16;
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        unsafe { _mm512_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        unsafe { _mm512_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        unsafe { _mm512_storeu_ps(p, self) }
+    }
+    /// One sequential pass of 16-wide conversions and adds (prefetch-friendly), then the tail.
+    #[inline(always)]
+    unsafe fn flush(acc: &[f32], total: &mut [f64]) {
+        let len = acc.len().min(total.len());
+        let whole = len / 16 * 16;
+        let (a, t) = (acc.as_ptr(), total.as_mut_ptr());
+        for i in (0..whole).step_by(16) {
+            // SAFETY: i + 16 ≤ len; f32 → f64 is exact, so this adds what a scalar flush adds.
+            unsafe {
+                let v = _mm512_loadu_ps(a.add(i));
+                let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+                let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))));
+                let t = t.add(i);
+                _mm512_storeu_pd(t, _mm512_add_pd(_mm512_loadu_pd(t), lo));
+                _mm512_storeu_pd(t.add(8), _mm512_add_pd(_mm512_loadu_pd(t.add(8)), hi));
+            }
+        }
+        for (t, a) in total[whole..len].iter_mut().zip(&acc[whole..len]) {
+            *t += *a as f64;
+        }
+    }
+}
+
+/// [`register_block::accumulate`] with zmm vectors.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, AVX2 and FMA ([`available`]).
@@ -37,172 +75,8 @@ pub(super) unsafe fn accumulate(
     p: &Probs<'_>, live: &[bool], tile: &Tile<'_>, acc: &mut [f32], width: usize, first: bool,
     total: Option<&mut [f64]>,
 ) {
-    let n = live.len();
-    let (vb, ps) = (p.vb, p.stride);
-    assert!(
-        n > 0
-            && acc.len() == n * width
-            && total.as_ref().is_none_or(|t| t.len() == n * width)
-            && tile.covers(vb, width)
-            && p.x.len() >= (n - 1) * ps + p.v0 + vb,
-        "tile kernel: bad buffers"
-    );
-    let last = total.is_some();
-    let nv = width / 16;
-    // Column chunks outside, register blocks inside: the chunk's slice of the tile
-    // (vb × 64 floats, 16 KiB) stays in L1 while every row block streams past it.
-    let mut v0 = 0;
-    while v0 < nv {
-        let vecs = VECS.min(nv - v0);
-        let mut r0 = 0;
-        while r0 < n {
-            let rows = ROWS.min(n - r0);
-            let any = live[r0..r0 + rows].iter().any(|&l| l);
-            if any || first || last {
-                let off = r0 * width + v0 * 16;
-                // SAFETY: `rows` ≤ ROWS rows of probabilities (stride ps, vb each, from
-                // r0·ps + v0) and of `acc`/`total` (from r0·width), and vecs·16 columns from
-                // v0·16 ≤ width, lie inside the slices (asserted above); the CPU has AVX-512F
-                // (caller).
-                unsafe {
-                    let b = Block {
-                        p: p.x.as_ptr().add(r0 * ps + p.v0),
-                        ps,
-                        vb: if any { vb } else { 0 },
-                        t: tile.data.as_ptr().add(v0 * 16),
-                        ts: tile.stride,
-                        a: acc.as_mut_ptr().add(off),
-                        width,
-                        first,
-                    };
-                    match (rows, vecs) {
-                        (ROWS, VECS) => block::<ROWS, VECS>(b),
-                        (r, VECS) => dispatch_rows::<VECS>(r, b),
-                        (r, _) => dispatch_rows::<1>(r, b),
-                    }
-                }
-            }
-            r0 += rows;
-        }
-        // A narrower remainder runs one vector at a time.
-        v0 += if vecs == VECS { VECS } else { 1 };
-    }
-    for c in nv * 16..width {
-        for (r, &l) in live.iter().enumerate() {
-            let i = r * width + c;
-            let mut a = if first { 0.0 } else { acc[i] };
-            if l {
-                for (j, &q) in p.row(r).iter().enumerate() {
-                    a = q.mul_add(tile.data[j * tile.stride + c], a);
-                }
-            }
-            acc[i] = a;
-        }
-    }
-    if let Some(total) = total {
-        // A sequential pass (prefetch-friendly) rather than one per register block.
-        // SAFETY: both hold n·width values (asserted above), a multiple of 16 plus a tail.
-        let whole = acc.len() / 16 * 16;
-        unsafe { flush_row(acc.as_ptr(), total.as_mut_ptr(), whole) };
-        for (t, a) in total[whole..].iter_mut().zip(&acc[whole..]) {
-            *t += *a as f64;
-        }
-    }
-}
-
-/// One register block's operands: `p` → `R` rows (stride `ps`) of `vb` probabilities; `t` →
-/// `vb` tile rows (stride `ts`), `a` → `R` accumulator rows (stride `width`), both of at least
-/// `16·V` columns.
-#[derive(Clone, Copy)]
-struct Block {
-    p: *const f32,
-    ps: usize,
-    vb: usize,
-    t: *const f32,
-    ts: usize,
-    a: *mut f32,
-    width: usize,
-    /// Start from zero instead of loading `a`.
-    first: bool,
-}
-
-/// [`block`] for a row count known only at run time (the last, partial register block).
-#[inline(always)]
-unsafe fn dispatch_rows<const V: usize>(rows: usize, b: Block) {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        match rows {
-            1 => block::<1, V>(b),
-            2 => block::<2, V>(b),
-            3 => block::<3, V>(b),
-            4 => block::<4, V>(b),
-            5 => block::<5, V>(b),
-            _ => block::<ROWS, V>(b),
-        }
-    }
-}
-
-/// One register block: `R` rows × `V` vectors of accumulators, loaded once (or zero), updated
-/// by every weight row of the tile, stored once.
-///
-/// # Safety
-/// The pointers of `b` cover what [`Block`] says; the CPU has AVX-512F.
-#[inline]
-#[target_feature(enable = "avx512f,avx2,fma")]
-// Index loops over const-sized register arrays: the compiler unrolls them and keeps every
-// element in a register.
-#[allow(clippy::needless_range_loop)]
-unsafe fn block<const R: usize, const V: usize>(b: Block) {
-    let Block { p, ps, vb, t, ts, a, width, first } = b;
-    // SAFETY: all offsets stay inside the ranges the caller guarantees.
-    unsafe {
-        let mut acc = [[_mm512_setzero_ps(); V]; R];
-        for r in 0..R {
-            for v in 0..V {
-                if !first {
-                    acc[r][v] = _mm512_loadu_ps(a.add(r * width + v * 16));
-                }
-            }
-        }
-        for j in 0..vb {
-            let tj = t.add(j * ts);
-            let mut tv = [_mm512_setzero_ps(); V];
-            for v in 0..V {
-                tv[v] = _mm512_loadu_ps(tj.add(v * 16));
-            }
-            for r in 0..R {
-                let q = _mm512_set1_ps(*p.add(r * ps + j));
-                for v in 0..V {
-                    acc[r][v] = _mm512_fmadd_ps(q, tv[v], acc[r][v]);
-                }
-            }
-        }
-        for r in 0..R {
-            for v in 0..V {
-                _mm512_storeu_ps(a.add(r * width + v * 16), acc[r][v]);
-            }
-        }
-    }
-}
-
-/// `total[i] += a[i] as f64` for `len` (a multiple of 16) values.
-///
-/// # Safety
-/// Both pointers cover `len` values; the CPU has AVX-512F.
-#[inline]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn flush_row(a: *const f32, total: *mut f64, len: usize) {
-    for i in (0..len).step_by(16) {
-        // SAFETY: i + 16 ≤ len; f32 → f64 is exact, so this adds what a scalar flush adds.
-        unsafe {
-            let v = _mm512_loadu_ps(a.add(i));
-            let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-            let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))));
-            let t = total.add(i);
-            _mm512_storeu_pd(t, _mm512_add_pd(_mm512_loadu_pd(t), lo));
-            _mm512_storeu_pd(t.add(8), _mm512_add_pd(_mm512_loadu_pd(t.add(8)), hi));
-        }
-    }
+    // SAFETY: AVX-512F, AVX2 and FMA are enabled here and present (caller).
+    unsafe { register_block::accumulate::<__m512, VECS>(p, live, tile, acc, width, first, total) }
 }
 
 /// [`Probs::nonzero`] with 16 comparisons per instruction (the tile is [`super::VB`] ≤ 64 wide).
