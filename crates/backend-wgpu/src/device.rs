@@ -179,8 +179,9 @@ pub(crate) struct Opened {
     pub(crate) limits: wgpu::Limits,
 }
 
-/// Smallest workgroup storage the kernels use (matmul_t: 2560 f32).
-const NEED_WORKGROUP_STORAGE: u64 = 10 * 1024 + 256;
+/// Workgroup storage the kernels need: the tiled matmul's 64 × 32 decoded weights + 64 × 32
+/// activations (4096 f32); WebGPU guarantees 16 KiB on every device.
+const NEED_WORKGROUP_STORAGE: u64 = 16 * 1024;
 
 pub(crate) fn open(opts: &WgpuOptions) -> Result<Opened, WgpuError> {
     let mut adapters = instance(opts.api).enumerate_adapters(opts.api.backends());

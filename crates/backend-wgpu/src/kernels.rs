@@ -19,8 +19,11 @@ const KSCALE: &str = include_str!("shaders/decode/kscale.wgsl");
 /// A compute kernel: which WGSL module and entry point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Kernel {
-    /// `y = x Wᵀ` for one weight type.
-    Matmul(GgmlType),
+    /// `y = x Wᵀ` for few tokens (a row's columns split over 32 threads), one weight type.
+    MatmulRows(GgmlType),
+    /// `y = x Wᵀ` over a list of (rows × tokens) work items in 64-row tiles, one weight type
+    /// and tokens per thread (2, 4 or 8).
+    MatmulTiled(GgmlType, u32),
     /// `y = x W` for one weight type.
     MatmulT(GgmlType),
     /// Row gather for one weight type.
@@ -98,7 +101,11 @@ impl Kernel {
         let elementwise = include_str!("shaders/elementwise.wgsl");
         let moe = include_str!("shaders/moe.wgsl");
         match self {
-            Kernel::Matmul(ty) => (weighted(ty, include_str!("shaders/matmul.wgsl")), "main"),
+            Kernel::MatmulRows(ty) => (weighted(ty, include_str!("shaders/matmul_rows.wgsl")), "main"),
+            Kernel::MatmulTiled(ty, tj) => {
+                let body = format!("const TJ: u32 = {tj}u;\n{}", include_str!("shaders/matmul_tiled.wgsl"));
+                (weighted(ty, &body), "main")
+            }
             Kernel::MatmulT(ty) => (weighted(ty, include_str!("shaders/matmul_t.wgsl")), "main"),
             Kernel::GetRows(ty) => (weighted(ty, include_str!("shaders/get_rows.wgsl")), "main"),
             Kernel::Add => (elementwise.into(), "add"),
@@ -120,7 +127,8 @@ impl Kernel {
     pub(crate) fn all() -> Vec<Kernel> {
         let mut v = Vec::new();
         for ty in WEIGHT_TYPES {
-            v.extend([Kernel::Matmul(ty), Kernel::MatmulT(ty), Kernel::GetRows(ty)]);
+            v.extend([Kernel::MatmulRows(ty), Kernel::MatmulT(ty), Kernel::GetRows(ty)]);
+            v.extend([2, 4, 8].map(|tj| Kernel::MatmulTiled(ty, tj)));
         }
         v.extend([
             Kernel::Add,

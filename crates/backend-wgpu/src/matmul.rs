@@ -16,9 +16,38 @@ pub(crate) struct Operands<'a> {
     pub(crate) y_stride: usize,
 }
 
+/// Token counts up to this use the row-splitting kernel (`matmul_rows`); larger ones the tiled one.
+const FEW_TOKENS: usize = 8;
+/// Weight rows of one tiled workgroup (`BM` in matmul_tiled.wgsl).
+const TILE_ROWS: usize = 64;
+
+/// One block of a tiled product: flattened weight rows `lo .. lo + nrows` times the tokens
+/// `t0 .. t0 + tcnt` (rows of `x` and `y` counted from the operands' offsets).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Job {
+    pub(crate) lo: usize,
+    pub(crate) t0: usize,
+    pub(crate) tcnt: usize,
+}
+
+/// Tokens per thread of the tiled kernel (a tile covers 8 × this) for token groups of about
+/// `avg` tokens: small tiles for the ~16-token expert groups, 64 tokens for whole canvases.
+pub(crate) fn tokens_per_thread(avg: usize) -> u32 {
+    match avg {
+        0..=16 => 2,
+        17..=32 => 4,
+        _ => 8,
+    }
+}
+
 /// `y[t, r] = W[lo + r] · x[t]` for the flattened weight rows `lo .. lo + nrows` (an expert's
 /// rows are `e · rows ..`), one dispatch per part they span.
 pub(crate) fn record_matmul(rec: &mut Recorder<'_>, w: &WgpuWeight, lo: usize, nrows: usize, o: &Operands<'_>) {
+    if o.n > FEW_TOKENS {
+        let job = Job { lo, t0: 0, tcnt: o.n };
+        record_tiled(rec, w, &[job], nrows, o, tokens_per_thread(o.n));
+        return;
+    }
     let cols = w.shape.cols;
     for (part, prow, cnt, out_col) in w.spans(lo, lo + nrows) {
         let params = [
@@ -32,8 +61,42 @@ pub(crate) fn record_matmul(rec: &mut Recorder<'_>, w: &WgpuWeight, lo: usize, n
             u(prow),
             u(w.row_bytes),
         ];
-        let groups = [cnt.div_ceil(64) as u32, o.n.div_ceil(8) as u32, 1];
-        rec.dispatch(Kernel::Matmul(w.ty), &params, &[Bind::Buf(&part.buf), Bind::Buf(o.x), Bind::Buf(o.y)], groups);
+        let groups = [cnt.div_ceil(8) as u32, o.n.div_ceil(FEW_TOKENS) as u32, 1];
+        rec.dispatch(Kernel::MatmulRows(w.ty), &params, &[Bind::Buf(&part.buf), Bind::Buf(o.x), Bind::Buf(o.y)], groups);
+    }
+}
+
+/// Every job's `nrows` weight rows × its tokens in one tiled dispatch per weight part: the jobs'
+/// token ranges are cut into tiles of `8 · tj` tokens, and a job whose rows straddle two parts
+/// is split between the parts' dispatches. Output column `r` of a job is its row `lo + r`.
+pub(crate) fn record_tiled(rec: &mut Recorder<'_>, w: &WgpuWeight, jobs: &[Job], nrows: usize, o: &Operands<'_>, tj: u32) {
+    let bn = 8 * tj as usize;
+    for part in &w.parts {
+        let (p_lo, p_hi) = (part.row0, part.row0 + part.rows);
+        let mut items: Vec<u32> = Vec::new();
+        let mut widest = 0;
+        for j in jobs {
+            let (a, b) = (j.lo.max(p_lo), (j.lo + nrows).min(p_hi));
+            if a >= b || j.tcnt == 0 {
+                continue;
+            }
+            widest = widest.max(b - a);
+            for t in (0..j.tcnt).step_by(bn) {
+                items.extend([u(a - p_lo), u(b - a), u(a - j.lo), u(j.t0 + t), u(bn.min(j.tcnt - t))]);
+            }
+        }
+        if items.is_empty() {
+            continue;
+        }
+        let items_off = rec.aux(&items);
+        let params = [u(w.shape.cols), u(o.x_off), u(o.y_off), u(o.y_stride), u(w.row_bytes), items_off];
+        let groups = [widest.div_ceil(TILE_ROWS) as u32, (items.len() / 5) as u32, 1];
+        rec.dispatch(
+            Kernel::MatmulTiled(w.ty, tj),
+            &params,
+            &[Bind::Buf(&part.buf), Bind::Buf(o.x), Bind::Buf(o.y), Bind::Aux],
+            groups,
+        );
     }
 }
 

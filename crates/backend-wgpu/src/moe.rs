@@ -1,6 +1,7 @@
 //! Mixture of experts grouped by expert: the host sorts the (row, pick) slots by expert, the
-//! routed rows are gathered once, and each used expert runs two ordinary matmuls over its
-//! contiguous group, so its weights are read once per call. Weighted results land in one slot
+//! routed rows are gathered once, and one tiled dispatch per projection multiplies every used
+//! expert's rows with its contiguous group of slots, so each expert's weights are read once per
+//! 64-row tile and call. Weighted results land in one slot
 //! per (row, pick) and are summed in pick order, as on the CPU.
 
 use std::sync::Mutex;
@@ -9,7 +10,7 @@ use dgemma_backend::MoeRoute;
 
 use crate::buffer::WgpuBuffer;
 use crate::kernels::Kernel;
-use crate::matmul::{record_matmul, Operands};
+use crate::matmul::{record_tiled, tokens_per_thread, Job, Operands};
 use crate::recorder::{grid, u, Bind, Recorder};
 use crate::weight::WgpuWeight;
 use crate::WgpuBackend;
@@ -25,6 +26,7 @@ pub(crate) struct MoeScratch {
     order: Vec<u32>,
     start: Vec<usize>,
     fill: Vec<usize>,
+    jobs: Vec<Job>,
 }
 
 impl MoeScratch {
@@ -94,21 +96,25 @@ pub(crate) fn moe(
 
     let threads = |n: usize| grid(n.div_ceil(256));
     rec.dispatch(Kernel::MoeGather, &params(total), &[Bind::Buf(&x.buf), Bind::Aux, Bind::Buf(&xg)], threads(total * h));
+    // Each used expert's rows × its contiguous group of slots, all experts in one tiled
+    // dispatch per projection (per weight part), tiles sized to the average group.
+    s.jobs.clear();
     for e in 0..ne {
         let (a, m) = (s.start[e], s.start[e + 1] - s.start[e]);
         if m > 0 {
-            let o = Operands { x: &xg, x_off: a * h, n: m, y: &gu, y_off: a * two_i, y_stride: two_i };
-            record_matmul(rec, gate_up, e * two_i, two_i, &o);
+            s.jobs.push(Job { lo: e * two_i, t0: a, tcnt: m });
         }
     }
+    let tj = tokens_per_thread(total / s.jobs.len().max(1));
+    let o = Operands { x: &xg, x_off: 0, n: total, y: &gu, y_off: 0, y_stride: two_i };
+    record_tiled(rec, gate_up, &s.jobs, two_i, &o, tj);
     rec.dispatch(Kernel::MoeGeluSplit, &params(total), &[Bind::Buf(&gu), Bind::Skip, Bind::Buf(&act)], threads(total * inter));
-    for e in 0..ne {
-        let (a, m) = (s.start[e], s.start[e + 1] - s.start[e]);
-        if m > 0 {
-            let o = Operands { x: &act, x_off: a * inter, n: m, y: &yv, y_off: a * h, y_stride: h };
-            record_matmul(rec, down, e * h, h, &o);
-        }
+    // The same groups over the down projection: expert e's rows start at e · h there.
+    for j in &mut s.jobs {
+        j.lo = j.lo / two_i * h;
     }
+    let o = Operands { x: &act, x_off: 0, n: total, y: &yv, y_off: 0, y_stride: h };
+    record_tiled(rec, down, &s.jobs, h, &o, tj);
     rec.dispatch(Kernel::MoeScatter, &params(total), &[Bind::Buf(&yv), Bind::Aux, Bind::Buf(&slots)], threads(total * h));
     rec.dispatch(Kernel::MoeSumSlots, &params(rows), &[Bind::Buf(&slots), Bind::Skip, Bind::Buf(&out.buf)], threads(rows * h));
 }

@@ -90,6 +90,12 @@ fn matmul_canvas_sized_batch() {
     // n = 256 (a whole canvas) across several token tiles and a partial row tile.
     check_matmul(gpu(), GgmlType::Q4_K, 70, 256, 256, 7);
     check_matmul(gpu(), GgmlType::Q8_0, 65, 64, 256, 8);
+    // Every tile width of the tiled kernel (8 · 2, 8 · 4, 8 · 8 tokens) with partial tiles, and
+    // the largest token count of the row-splitting kernel.
+    check_matmul(gpu(), GgmlType::F16, 67, 45, 12, 9);
+    check_matmul(gpu(), GgmlType::Q6_K, 129, 512, 29, 10);
+    check_matmul(gpu(), GgmlType::Q5_0, 3, 96, 71, 11);
+    check_matmul(gpu(), GgmlType::BF16, 130, 96, 8, 12);
 }
 
 #[test]
@@ -105,6 +111,12 @@ fn split_weights_match_unsplit() {
     let mut y = g.alloc(n * rows);
     g.matmul(&w, &xg, n, &mut y);
     assert_close("split matmul", &get(&g, &y, n * rows), &reference(&dec, &x, n, rows, cols), TOL_EXACT);
+    // The tiled kernel (more than 8 tokens) over the same parts.
+    let nt = 40;
+    let xt = Rng::new(45).vec(nt * cols, 1.0);
+    let mut yt = g.alloc(nt * rows);
+    g.matmul(&w, &buf(&g, &xt), nt, &mut yt);
+    assert_close("split tiled matmul", &get(&g, &yt, nt * rows), &reference(&dec, &xt, nt, rows, cols), TOL_EXACT);
 
     // matmul_transposed accumulates over parts; get_rows picks the right part per id.
     let p = Rng::new(44).vec(n * rows, 1.0);

@@ -171,32 +171,49 @@ fn attention_masks_gqa_and_cache() {
     attn_case(40, 2, 1, 48, 0, Mask::CausalWindow(4), 6);
 }
 
+/// `moe` on `g` vs the CPU backend: `ne` experts of `ty` ([2·inter, h] gate‖up, [h, inter]
+/// down; Q6_K down for Q4_K), `rows` rows with `k` distinct picks each, one expert unused.
+#[allow(clippy::too_many_arguments)]
+fn moe_case(g: &dgemma_backend_wgpu::WgpuBackend, ty: GgmlType, h: usize, inter: usize, rows: usize, k: usize, ne: usize, what: &str) {
+    let c = cpu();
+    let gu_shape = WeightShape { rows: 2 * inter, cols: h, experts: ne };
+    let dn_shape = WeightShape { rows: h, cols: inter, experts: ne };
+    let down_ty = if ty == GgmlType::Q4_K { GgmlType::Q6_K } else { ty };
+    let (gu, _) = weight(ty, gu_shape, 11);
+    let (dn, _) = weight(down_ty, dn_shape, 12);
+    let x = Rng::new(13).vec(rows * h, 1.0);
+    let mut r = Rng::new(14);
+    // Distinct experts per row, one expert unused when there are spare ones.
+    let experts: Vec<u32> = (0..rows * k).map(|i| ((i / k + (i % k) * 2) % (ne - 1).max(1)) as u32).collect();
+    let weights: Vec<f32> = (0..rows * k).map(|_| r.next().abs()).collect();
+    let route = MoeRoute { rows, k, n_experts: ne, experts, weights };
+
+    let (gug, dng) = (g.upload_weight(source("gu", ty, gu_shape, &gu)).unwrap(), g.upload_weight(source("dn", down_ty, dn_shape, &dn)).unwrap());
+    let mut og = g.alloc(rows * h);
+    g.moe(&gug, &dng, &buf(g, &x), &route, &mut og);
+    let (guc, dnc) = (c.upload_weight(source("gu", ty, gu_shape, &gu)).unwrap(), c.upload_weight(source("dn", down_ty, dn_shape, &dn)).unwrap());
+    let mut oc = vec![0f32; rows * h];
+    c.moe(&guc, &dnc, &x, &route, &mut oc);
+    // Float weights: summation order only. Block weights: the CPU's 8-bit activations.
+    let tol = if ty == GgmlType::F32 { 1e-5 } else { 3e-2 };
+    assert_close(&format!("moe {ty:?} h={h} I={inter} rows={rows} k={k}{what}"), &get(g, &og, rows * h), &oc, tol);
+}
+
 #[test]
 fn moe_matches_cpu_for_quantized_experts() {
-    let (g, c) = (gpu(), cpu());
-    for (ty, h, inter, rows, k, ne) in
-        [(GgmlType::F32, 24, 10, 3, 2, 4), (GgmlType::Q8_0, 64, 32, 17, 3, 5), (GgmlType::Q4_K, 256, 256, 9, 2, 3)]
-    {
-        let gu_shape = WeightShape { rows: 2 * inter, cols: h, experts: ne };
-        let dn_shape = WeightShape { rows: h, cols: inter, experts: ne };
-        let down_ty = if ty == GgmlType::Q4_K { GgmlType::Q6_K } else { ty };
-        let (gu, _) = weight(ty, gu_shape, 11);
-        let (dn, _) = weight(down_ty, dn_shape, 12);
-        let x = Rng::new(13).vec(rows * h, 1.0);
-        let mut r = Rng::new(14);
-        // Distinct experts per row, one expert unused when there are spare ones.
-        let experts: Vec<u32> = (0..rows * k).map(|i| ((i / k + (i % k) * 2) % (ne - 1).max(1)) as u32).collect();
-        let weights: Vec<f32> = (0..rows * k).map(|_| r.next().abs()).collect();
-        let route = MoeRoute { rows, k, n_experts: ne, experts, weights };
+    let g = gpu();
+    moe_case(g, GgmlType::F32, 24, 10, 3, 2, 4, "");
+    moe_case(g, GgmlType::Q8_0, 64, 32, 17, 3, 5, "");
+    moe_case(g, GgmlType::Q4_K, 256, 256, 9, 2, 3, "");
+    // Expert groups of ~27 and ~67 slots: the 32- and 64-token tiles, groups over several tiles.
+    moe_case(g, GgmlType::F32, 32, 16, 40, 2, 4, "");
+    moe_case(g, GgmlType::F32, 40, 24, 100, 2, 3, "");
+}
 
-        let (gug, dng) = (g.upload_weight(source("gu", ty, gu_shape, &gu)).unwrap(), g.upload_weight(source("dn", down_ty, dn_shape, &dn)).unwrap());
-        let mut og = g.alloc(rows * h);
-        g.moe(&gug, &dng, &buf(g, &x), &route, &mut og);
-        let (guc, dnc) = (c.upload_weight(source("gu", ty, gu_shape, &gu)).unwrap(), c.upload_weight(source("dn", down_ty, dn_shape, &dn)).unwrap());
-        let mut oc = vec![0f32; rows * h];
-        c.moe(&guc, &dnc, &x, &route, &mut oc);
-        // Float weights: summation order only. Block weights: the CPU's 8-bit activations.
-        let tol = if ty == GgmlType::F32 { 1e-5 } else { 3e-2 };
-        assert_close(&format!("moe {ty:?} h={h} I={inter} rows={rows} k={k}"), &get(g, &og, rows * h), &oc, tol);
-    }
+#[test]
+fn moe_with_experts_straddling_weight_parts() {
+    // 512-byte parts: a gate‖up expert (20 rows of 96 B) spans ~4 parts, so the grouped
+    // dispatch runs once per part with each expert's rows cut at the part boundaries.
+    let g = open(Some(512));
+    moe_case(&g, GgmlType::F32, 24, 10, 30, 2, 4, " (split parts)");
 }
