@@ -166,18 +166,7 @@ fn exp_shifted_sum_body(x: &mut [f32], max: f32) -> f64 {
 
 #[inline(always)]
 fn max_body(x: &[f32]) -> f32 {
-    let mut m = [f32::NEG_INFINITY; LANES];
-    let chunks = x.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for ch in chunks {
-        for l in 0..LANES {
-            m[l] = if ch[l] > m[l] { ch[l] } else { m[l] };
-        }
-    }
-    for &v in tail {
-        m[0] = if v > m[0] { v } else { m[0] };
-    }
-    m.iter().fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a })
+    dgemma_simd_math::lane_max::<LANES>(x).0
 }
 
 #[inline(always)]

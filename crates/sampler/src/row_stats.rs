@@ -37,46 +37,18 @@ pub fn weight(z: f32, max: f32) -> f32 {
     exp_nonpositive(z - max)
 }
 
-/// The maximum of `z` and whether it holds a NaN, in [`LANES`] independent lanes (a tail goes
-/// to lane 0) so the compiler vectorises it; −∞ for an empty slice. NaN never wins a comparison,
-/// so it is reported separately rather than through the maximum.
+/// The maximum of `z` and whether it holds a NaN, in [`LANES`] lanes
+/// ([`dgemma_simd_math::lane_max`]).
 #[inline(always)]
 pub(crate) fn lane_max(z: &[f32]) -> (f32, bool) {
-    let mut mx = [f32::NEG_INFINITY; LANES];
-    let mut nan = [false; LANES];
-    let chunks = z.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for ch in chunks {
-        for l in 0..LANES {
-            let v = ch[l];
-            mx[l] = if v > mx[l] { v } else { mx[l] };
-            nan[l] |= v.is_nan();
-        }
-    }
-    for &v in tail {
-        mx[0] = if v > mx[0] { v } else { mx[0] };
-        nan[0] |= v.is_nan();
-    }
-    let m = mx.iter().fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a });
-    (m, nan.iter().any(|&b| b))
+    dgemma_simd_math::lane_max::<LANES>(z)
 }
 
-/// Sum in [`LANES`] interleaved partial sums (f32; a tail goes to lane 0), combined in f64: a
-/// fixed summation order whatever the vector width, so every instruction set gives the same bits.
+/// Sum in [`LANES`] f32 partial sums combined in f64 ([`dgemma_simd_math::lane_sum`]): a fixed
+/// summation order whatever the vector width, so every instruction set gives the same bits.
 #[inline(always)]
 pub(crate) fn lane_sum(x: &[f32]) -> f64 {
-    let mut acc = [0.0f32; LANES];
-    let chunks = x.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for ch in chunks {
-        for l in 0..LANES {
-            acc[l] += ch[l];
-        }
-    }
-    for &v in tail {
-        acc[0] += v;
-    }
-    acc.iter().map(|&a| a as f64).sum()
+    dgemma_simd_math::lane_sum::<LANES>(x)
 }
 
 /// Pass 1 and 2: max, argmax, partition sum and entropy of one row; `block_sums` (one per
