@@ -24,8 +24,10 @@ pub(crate) enum Kernel {
     /// `y = x Wᵀ` over a list of (rows × tokens) work items in 64-row tiles, one weight type
     /// and tokens per thread (2, 4 or 8).
     MatmulTiled(GgmlType, u32),
-    /// `y = x W` for one weight type.
-    MatmulT(GgmlType),
+    /// Row-split partial products of `y = x W`, one weight type and tokens per thread.
+    MatmulT(GgmlType, u32),
+    /// Sum of `MatmulT`'s partial products.
+    SumSplits,
     /// Row gather for one weight type.
     GetRows(GgmlType),
     Add,
@@ -106,7 +108,11 @@ impl Kernel {
                 let body = format!("const TJ: u32 = {tj}u;\n{}", include_str!("shaders/matmul_tiled.wgsl"));
                 (weighted(ty, &body), "main")
             }
-            Kernel::MatmulT(ty) => (weighted(ty, include_str!("shaders/matmul_t.wgsl")), "main"),
+            Kernel::MatmulT(ty, tj) => {
+                let body = format!("const TJ: u32 = {tj}u;\n{}", include_str!("shaders/matmul_t.wgsl"));
+                (weighted(ty, &body), "main")
+            }
+            Kernel::SumSplits => (include_str!("shaders/sum_splits.wgsl").into(), "main"),
             Kernel::GetRows(ty) => (weighted(ty, include_str!("shaders/get_rows.wgsl")), "main"),
             Kernel::Add => (elementwise.into(), "add"),
             Kernel::GeluMul => (elementwise.into(), "gelu_mul"),
@@ -127,8 +133,9 @@ impl Kernel {
     pub(crate) fn all() -> Vec<Kernel> {
         let mut v = Vec::new();
         for ty in WEIGHT_TYPES {
-            v.extend([Kernel::MatmulRows(ty), Kernel::MatmulT(ty), Kernel::GetRows(ty)]);
+            v.extend([Kernel::MatmulRows(ty), Kernel::GetRows(ty)]);
             v.extend([2, 4, 8].map(|tj| Kernel::MatmulTiled(ty, tj)));
+            v.extend([2, 4, 8].map(|tj| Kernel::MatmulT(ty, tj)));
         }
         v.extend([
             Kernel::Add,
@@ -145,6 +152,7 @@ impl Kernel {
             Kernel::MoeGeluSplit,
             Kernel::MoeScatter,
             Kernel::MoeSumSlots,
+            Kernel::SumSplits,
         ]);
         v
     }

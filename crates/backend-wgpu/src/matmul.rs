@@ -2,7 +2,7 @@
 
 use crate::buffer::WgpuBuffer;
 use crate::kernels::Kernel;
-use crate::recorder::{u, Bind, Recorder};
+use crate::recorder::{grid, u, Bind, Recorder};
 use crate::weight::WgpuWeight;
 
 /// Where the activations of a product live: `n` rows of `x` starting at element `x_off`, results
@@ -107,25 +107,45 @@ pub(crate) fn matmul(rec: &mut Recorder<'_>, w: &WgpuWeight, x: &WgpuBuffer, n: 
     record_matmul(rec, w, 0, rows, &o);
 }
 
-/// Weight rows one `matmul_t` dispatch walks. Each workgroup loops over all of them; on Mesa
-/// lavapipe (llvmpipe 15) a dispatch whose loop ran past ~55 000 rows (~860 iterations of 64)
-/// silently dropped the rest (measured: rows ≥ 56 000 contributed 0), so long parts — the
-/// 262 144-row embedding — are walked in chunks that accumulate.
-const MATMUL_T_ROWS: usize = 16_384;
+/// Weight rows one `matmul_t` workgroup walks (a split): 128 steps of 32 rows. Short loops also
+/// keep clear of Mesa lavapipe (llvmpipe 15) dropping the rest of a dispatch whose loop ran past
+/// ~55 000 rows (~860 iterations), measured with the first, unsplit kernel.
+const SPLIT_ROWS: usize = 4096;
 
-/// `y [n, cols] = x [n, rows] · W`: dispatches after the first accumulate into `y`.
-pub(crate) fn matmul_transposed(rec: &mut Recorder<'_>, w: &WgpuWeight, x: &WgpuBuffer, n: usize, y: &WgpuBuffer) {
+/// `y [n, cols] = x [n, rows] · W`: each dispatch computes per-split partial products of up to
+/// `max_splits · SPLIT_ROWS` rows into `partial`, then `sum_splits` adds them (in split order)
+/// to `y`, the first one overwriting it.
+pub(crate) fn matmul_transposed(
+    rec: &mut Recorder<'_>,
+    w: &WgpuWeight,
+    x: &WgpuBuffer,
+    n: usize,
+    y: &WgpuBuffer,
+    partial: &mut Option<WgpuBuffer>,
+) {
     let (rows, cols) = (w.shape.rows, w.shape.cols);
     assert!(x.len >= n * rows && y.len >= n * cols, "matmul_transposed: buffers too small");
-    let groups = [cols.div_ceil(32) as u32, n.div_ceil(8) as u32, 1];
+    if n == 0 || cols == 0 {
+        return;
+    }
+    let len = n * cols;
+    let binding = rec.max_binding_floats();
+    let max_splits = (binding / len).clamp(1, rows.div_ceil(SPLIT_ROWS).max(1));
+    let scratch = rec.scratch(partial, max_splits * len);
+    let tj = tokens_per_thread(n);
+    let groups_xy = [cols.div_ceil(64) as u32, n.div_ceil(8 * tj as usize) as u32];
     let mut first = true;
     for (part, prow, cnt, _) in w.spans(0, rows) {
         debug_assert_eq!(prow, 0);
-        for r0 in (0..cnt.max(1)).step_by(MATMUL_T_ROWS) {
-            let len = MATMUL_T_ROWS.min(cnt - r0);
-            let params =
-                [u(n), u(len), u(cols), 0, u(rows), u(part.row0 + r0), 0, (!first) as u32, u(w.row_bytes), u(r0)];
-            rec.dispatch(Kernel::MatmulT(w.ty), &params, &[Bind::Buf(&part.buf), Bind::Buf(&x.buf), Bind::Buf(&y.buf)], groups);
+        for r0 in (0..cnt.max(1)).step_by(max_splits * SPLIT_ROWS) {
+            let len_rows = (max_splits * SPLIT_ROWS).min(cnt - r0);
+            let splits = len_rows.div_ceil(SPLIT_ROWS).max(1);
+            let params = [u(n), u(len_rows), u(cols), u(rows), u(part.row0 + r0), u(w.row_bytes), u(r0), u(SPLIT_ROWS)];
+            let binds = [Bind::Buf(&part.buf), Bind::Buf(&x.buf), Bind::Buf(&scratch)];
+            rec.dispatch(Kernel::MatmulT(w.ty, tj), &params, &binds, [groups_xy[0], groups_xy[1], splits as u32]);
+            let params = [u(len), u(splits), (!first) as u32, 0];
+            let binds = [Bind::Buf(&scratch), Bind::Buf(&y.buf)];
+            rec.dispatch(Kernel::SumSplits, &params, &binds, grid(len.div_ceil(256)));
             first = false;
         }
     }

@@ -211,3 +211,17 @@ fn matmul_transposed_over_many_rows() {
     c.matmul_transposed(&wc, &buf(c, &x), n, &mut yc);
     assert_close("matmul_transposed 70000 rows vs cpu", &get(g, &y, n * cols), &yc, TOL_CPU_FLOAT);
 }
+
+#[test]
+fn matmul_transposed_many_row_splits_and_token_tiles() {
+    // 9 000 rows: three row splits of the partial-product kernel with a short last one; n = 70:
+    // two 64-token tiles, the second partial; 160 columns: a partial 64-column tile.
+    let g = gpu();
+    let (ty, rows, cols, n) = (GgmlType::Q8_0, 9_000, 160, 70);
+    let (bytes, dec) = weight(ty, shape(rows, cols), 81);
+    let x = Rng::new(82).vec(n * rows, 1.0);
+    let w = g.upload_weight(source("emb", ty, shape(rows, cols), &bytes)).expect("upload");
+    let mut y = g.alloc(n * cols);
+    g.matmul_transposed(&w, &buf(g, &x), n, &mut y);
+    assert_close("matmul_transposed Q8_0 [9000, 160] n=70", &get(g, &y, n * cols), &reference_t(&dec, &x, n, rows, cols), TOL_EXACT);
+}
