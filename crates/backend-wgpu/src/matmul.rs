@@ -40,12 +40,27 @@ pub(crate) fn tokens_per_thread(avg: usize) -> u32 {
     }
 }
 
+/// Workgroups below which a product trades weight reuse for parallelism: a GPU needs several
+/// 64-thread workgroups per multiprocessor in flight (an H200 has 132), which a [4096, 2816]
+/// projection at n = 256 with 64-token tiles (256 workgroups) does not give.
+const ENOUGH_WORKGROUPS: usize = 1024;
+
+/// Tokens per thread for one `nrows × n` product: [`tokens_per_thread`], halved (down to 2)
+/// while the grid has fewer than [`ENOUGH_WORKGROUPS`].
+fn tile_tokens(nrows: usize, n: usize) -> u32 {
+    let mut tj = tokens_per_thread(n);
+    while tj > 2 && nrows.div_ceil(TILE_ROWS) * n.div_ceil(8 * tj as usize) < ENOUGH_WORKGROUPS {
+        tj /= 2;
+    }
+    tj
+}
+
 /// `y[t, r] = W[lo + r] · x[t]` for the flattened weight rows `lo .. lo + nrows` (an expert's
 /// rows are `e · rows ..`), one dispatch per part they span.
 pub(crate) fn record_matmul(rec: &mut Recorder<'_>, w: &WgpuWeight, lo: usize, nrows: usize, o: &Operands<'_>) {
     if o.n > FEW_TOKENS {
         let job = Job { lo, t0: 0, tcnt: o.n };
-        record_tiled(rec, w, &[job], nrows, o, tokens_per_thread(o.n));
+        record_tiled(rec, w, &[job], nrows, o, tile_tokens(nrows, o.n));
         return;
     }
     let cols = w.shape.cols;

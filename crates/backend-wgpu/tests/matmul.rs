@@ -90,8 +90,9 @@ fn matmul_canvas_sized_batch() {
     // n = 256 (a whole canvas) across several token tiles and a partial row tile.
     check_matmul(gpu(), GgmlType::Q4_K, 70, 256, 256, 7);
     check_matmul(gpu(), GgmlType::Q8_0, 65, 64, 256, 8);
-    // Every tile width of the tiled kernel (8 · 2, 8 · 4, 8 · 8 tokens) with partial tiles, and
-    // the largest token count of the row-splitting kernel.
+    // The tiled kernel with partial token and row tiles (at these small grids it picks 16-token
+    // tiles; the 32- and 64-token tiles run in ops.rs's larger MoE groups), and the largest
+    // token count of the row-splitting kernel.
     check_matmul(gpu(), GgmlType::F16, 67, 45, 12, 9);
     check_matmul(gpu(), GgmlType::Q6_K, 129, 512, 29, 10);
     check_matmul(gpu(), GgmlType::Q5_0, 3, 96, 71, 11);

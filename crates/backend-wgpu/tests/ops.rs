@@ -208,6 +208,8 @@ fn moe_matches_cpu_for_quantized_experts() {
     // Expert groups of ~27 and ~67 slots: the 32- and 64-token tiles, groups over several tiles.
     moe_case(g, GgmlType::F32, 32, 16, 40, 2, 4, "");
     moe_case(g, GgmlType::F32, 40, 24, 100, 2, 3, "");
+    moe_case(g, GgmlType::Q8_0, 64, 32, 40, 2, 4, "");
+    moe_case(g, GgmlType::Q4_K, 256, 256, 100, 2, 3, "");
 }
 
 #[test]
