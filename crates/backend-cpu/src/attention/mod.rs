@@ -160,6 +160,8 @@ fn attention_with(kernel: Kernel, q: &[f32], geo: AttnGeometry, segs: [Seg<'_>; 
         let (first, strips) = keys.strips(hull(mask, i0, i1, &segs));
         let n = strips * STRIP;
         let ns = n + PAD;
+        // Columns before the padding past the last key.
+        let live = keys.total().saturating_sub(first * STRIP);
         let s = grow(&mut sc.s, mp * ns);
 
         // 1. S = Q · Kᵀ.
@@ -170,10 +172,14 @@ fn attention_with(kernel: Kernel, q: &[f32], geo: AttnGeometry, segs: [Seg<'_>; 
         for mi in 0..m {
             let i = q_pos0 + r0 + mi / group;
             let row = &mut s[mi * ns..mi * ns + n];
-            for (c, x) in row.iter_mut().enumerate() {
-                // Padding past the last key, and keys the mask hides, weigh nothing.
-                if !keys.position(first * STRIP + c).is_some_and(|j| mask == Mask::Bidirectional || mask.allows(i, j)) {
-                    *x = f32::NEG_INFINITY;
+            // Padding past the last key, and keys the mask hides, weigh nothing.
+            if mask == Mask::Bidirectional {
+                row[live.min(n)..].fill(f32::NEG_INFINITY);
+            } else {
+                for (c, x) in row.iter_mut().enumerate() {
+                    if !keys.position(first * STRIP + c).is_some_and(|j| mask.allows(i, j)) {
+                        *x = f32::NEG_INFINITY;
+                    }
                 }
             }
             let max = fast_math::max(isa, row);

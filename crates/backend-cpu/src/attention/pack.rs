@@ -26,6 +26,11 @@ impl<'a> Keys<'a> {
         Keys { segs, ranges, n0, total: n0 + ranges[1].1 - ranges[1].0 }
     }
 
+    /// Key count.
+    pub(super) fn total(&self) -> usize {
+        self.total
+    }
+
     /// Key count rounded up to whole strips.
     fn padded(&self) -> usize {
         self.total.next_multiple_of(STRIP)
