@@ -19,15 +19,15 @@ const KSCALE: &str = include_str!("shaders/decode/kscale.wgsl");
 /// A compute kernel: which WGSL module and entry point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Kernel {
+    /// `y = x Wᵀ` for one weight type, one thread per weight row.
+    Matmul(GgmlType),
     /// `y = x Wᵀ` for few tokens (a row's columns split over 32 threads), one weight type.
     MatmulRows(GgmlType),
     /// `y = x Wᵀ` over a list of (rows × tokens) work items in 64-row tiles, one weight type
     /// and tokens per thread (2, 4 or 8).
     MatmulTiled(GgmlType, u32),
-    /// Row-split partial products of `y = x W`, one weight type and tokens per thread.
-    MatmulT(GgmlType, u32),
-    /// Sum of `MatmulT`'s partial products.
-    SumSplits,
+    /// `y = x W` for one weight type.
+    MatmulT(GgmlType),
     /// Row gather for one weight type.
     GetRows(GgmlType),
     Add,
@@ -103,16 +103,13 @@ impl Kernel {
         let elementwise = include_str!("shaders/elementwise.wgsl");
         let moe = include_str!("shaders/moe.wgsl");
         match self {
+            Kernel::Matmul(ty) => (weighted(ty, include_str!("shaders/matmul.wgsl")), "main"),
             Kernel::MatmulRows(ty) => (weighted(ty, include_str!("shaders/matmul_rows.wgsl")), "main"),
             Kernel::MatmulTiled(ty, tj) => {
                 let body = format!("const TJ: u32 = {tj}u;\n{}", include_str!("shaders/matmul_tiled.wgsl"));
                 (weighted(ty, &body), "main")
             }
-            Kernel::MatmulT(ty, tj) => {
-                let body = format!("const TJ: u32 = {tj}u;\n{}", include_str!("shaders/matmul_t.wgsl"));
-                (weighted(ty, &body), "main")
-            }
-            Kernel::SumSplits => (include_str!("shaders/sum_splits.wgsl").into(), "main"),
+            Kernel::MatmulT(ty) => (weighted(ty, include_str!("shaders/matmul_t.wgsl")), "main"),
             Kernel::GetRows(ty) => (weighted(ty, include_str!("shaders/get_rows.wgsl")), "main"),
             Kernel::Add => (elementwise.into(), "add"),
             Kernel::GeluMul => (elementwise.into(), "gelu_mul"),
@@ -133,9 +130,8 @@ impl Kernel {
     pub(crate) fn all() -> Vec<Kernel> {
         let mut v = Vec::new();
         for ty in WEIGHT_TYPES {
-            v.extend([Kernel::MatmulRows(ty), Kernel::GetRows(ty)]);
+            v.extend([Kernel::Matmul(ty), Kernel::MatmulRows(ty), Kernel::MatmulT(ty), Kernel::GetRows(ty)]);
             v.extend([2, 4, 8].map(|tj| Kernel::MatmulTiled(ty, tj)));
-            v.extend([2, 4, 8].map(|tj| Kernel::MatmulT(ty, tj)));
         }
         v.extend([
             Kernel::Add,
@@ -152,7 +148,6 @@ impl Kernel {
             Kernel::MoeGeluSplit,
             Kernel::MoeScatter,
             Kernel::MoeSumSlots,
-            Kernel::SumSplits,
         ]);
         v
     }

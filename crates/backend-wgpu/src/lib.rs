@@ -43,8 +43,6 @@ pub struct WgpuBackend {
     uploads: Mutex<recorder::Uploads>,
     transfer: Mutex<buffer::Transfer>,
     moe_scratch: Mutex<moe::MoeScratch>,
-    /// Partial products of `matmul_transposed` (grown, never shrunk).
-    t_scratch: Mutex<Option<WgpuBuffer>>,
     /// Bound where an op has no optional input (rms_norm without weight).
     dummy: WgpuBuffer,
     /// Device bytes of the live weights (each [`WgpuWeight`] subtracts its own on drop).
@@ -80,7 +78,6 @@ impl WgpuBackend {
             uploads: recorder::Uploads::new(),
             transfer: buffer::Transfer::new(),
             moe_scratch: moe::MoeScratch::new(),
-            t_scratch: Mutex::new(None),
             dummy,
             uploaded: Arc::new(AtomicU64::new(0)),
             subgroups,
@@ -163,8 +160,7 @@ impl Backend for WgpuBackend {
     }
 
     fn matmul_transposed(&self, w: &WgpuWeight, x: &WgpuBuffer, n: usize, y: &mut WgpuBuffer) {
-        let mut partial = self.t_scratch.lock().unwrap_or_else(|p| p.into_inner());
-        self.run(|r| matmul::matmul_transposed(r, w, x, n, y, &mut partial));
+        self.run(|r| matmul::matmul_transposed(r, w, x, n, y));
     }
 
     fn rms_norm(&self, x: &mut WgpuBuffer, groups: usize, width: usize, weight: Option<&WgpuBuffer>, eps: f32) {

@@ -2,7 +2,7 @@
 
 use crate::buffer::WgpuBuffer;
 use crate::kernels::Kernel;
-use crate::recorder::{grid, u, Bind, Recorder};
+use crate::recorder::{u, Bind, Recorder};
 use crate::weight::WgpuWeight;
 
 /// Where the activations of a product live: `n` rows of `x` starting at element `x_off`, results
@@ -16,7 +16,9 @@ pub(crate) struct Operands<'a> {
     pub(crate) y_stride: usize,
 }
 
-/// Token counts up to this use the row-splitting kernel (`matmul_rows`); larger ones the tiled one.
+/// Token counts up to this use the row-splitting kernel (`matmul_rows`), larger ones the
+/// one-row-per-thread kernel (`matmul`): on the H200 the tiled kernel measured 2.8× slower than
+/// that one for single products at n = 256 (docs/gpu.md), so it serves only the grouped MoE.
 const FEW_TOKENS: usize = 8;
 /// Weight rows of one tiled workgroup (`BM` in matmul_tiled.wgsl).
 const TILE_ROWS: usize = 64;
@@ -40,29 +42,9 @@ pub(crate) fn tokens_per_thread(avg: usize) -> u32 {
     }
 }
 
-/// Workgroups below which a product trades weight reuse for parallelism: a GPU needs several
-/// 64-thread workgroups per multiprocessor in flight (an H200 has 132), which a [4096, 2816]
-/// projection at n = 256 with 64-token tiles (256 workgroups) does not give.
-const ENOUGH_WORKGROUPS: usize = 1024;
-
-/// Tokens per thread for one `nrows × n` product: [`tokens_per_thread`], halved (down to 2)
-/// while the grid has fewer than [`ENOUGH_WORKGROUPS`].
-fn tile_tokens(nrows: usize, n: usize) -> u32 {
-    let mut tj = tokens_per_thread(n);
-    while tj > 2 && nrows.div_ceil(TILE_ROWS) * n.div_ceil(8 * tj as usize) < ENOUGH_WORKGROUPS {
-        tj /= 2;
-    }
-    tj
-}
-
 /// `y[t, r] = W[lo + r] · x[t]` for the flattened weight rows `lo .. lo + nrows` (an expert's
 /// rows are `e · rows ..`), one dispatch per part they span.
 pub(crate) fn record_matmul(rec: &mut Recorder<'_>, w: &WgpuWeight, lo: usize, nrows: usize, o: &Operands<'_>) {
-    if o.n > FEW_TOKENS {
-        let job = Job { lo, t0: 0, tcnt: o.n };
-        record_tiled(rec, w, &[job], nrows, o, tile_tokens(nrows, o.n));
-        return;
-    }
     let cols = w.shape.cols;
     for (part, prow, cnt, out_col) in w.spans(lo, lo + nrows) {
         let params = [
@@ -76,8 +58,12 @@ pub(crate) fn record_matmul(rec: &mut Recorder<'_>, w: &WgpuWeight, lo: usize, n
             u(prow),
             u(w.row_bytes),
         ];
-        let groups = [cnt.div_ceil(8) as u32, o.n.div_ceil(FEW_TOKENS) as u32, 1];
-        rec.dispatch(Kernel::MatmulRows(w.ty), &params, &[Bind::Buf(&part.buf), Bind::Buf(o.x), Bind::Buf(o.y)], groups);
+        let binds = [Bind::Buf(&part.buf), Bind::Buf(o.x), Bind::Buf(o.y)];
+        if o.n <= FEW_TOKENS {
+            rec.dispatch(Kernel::MatmulRows(w.ty), &params, &binds, [cnt.div_ceil(8) as u32, 1, 1]);
+        } else {
+            rec.dispatch(Kernel::Matmul(w.ty), &params, &binds, [cnt.div_ceil(64) as u32, o.n.div_ceil(8) as u32, 1]);
+        }
     }
 }
 
@@ -122,45 +108,25 @@ pub(crate) fn matmul(rec: &mut Recorder<'_>, w: &WgpuWeight, x: &WgpuBuffer, n: 
     record_matmul(rec, w, 0, rows, &o);
 }
 
-/// Weight rows one `matmul_t` workgroup walks (a split): 128 steps of 32 rows. Short loops also
-/// keep clear of Mesa lavapipe (llvmpipe 15) dropping the rest of a dispatch whose loop ran past
-/// ~55 000 rows (~860 iterations), measured with the first, unsplit kernel.
-const SPLIT_ROWS: usize = 4096;
+/// Weight rows one `matmul_t` dispatch walks. Each workgroup loops over all of them; on Mesa
+/// lavapipe (llvmpipe 15) a dispatch whose loop ran past ~55 000 rows (~860 iterations of 64)
+/// silently dropped the rest (measured: rows ≥ 56 000 contributed 0), so long parts — the
+/// 262 144-row embedding — are walked in chunks that accumulate.
+const MATMUL_T_ROWS: usize = 16_384;
 
-/// `y [n, cols] = x [n, rows] · W`: each dispatch computes per-split partial products of up to
-/// `max_splits · SPLIT_ROWS` rows into `partial`, then `sum_splits` adds them (in split order)
-/// to `y`, the first one overwriting it.
-pub(crate) fn matmul_transposed(
-    rec: &mut Recorder<'_>,
-    w: &WgpuWeight,
-    x: &WgpuBuffer,
-    n: usize,
-    y: &WgpuBuffer,
-    partial: &mut Option<WgpuBuffer>,
-) {
+/// `y [n, cols] = x [n, rows] · W`: dispatches after the first accumulate into `y`.
+pub(crate) fn matmul_transposed(rec: &mut Recorder<'_>, w: &WgpuWeight, x: &WgpuBuffer, n: usize, y: &WgpuBuffer) {
     let (rows, cols) = (w.shape.rows, w.shape.cols);
     assert!(x.len >= n * rows && y.len >= n * cols, "matmul_transposed: buffers too small");
-    if n == 0 || cols == 0 {
-        return;
-    }
-    let len = n * cols;
-    let binding = rec.max_binding_floats();
-    let max_splits = (binding / len).clamp(1, rows.div_ceil(SPLIT_ROWS).max(1));
-    let scratch = rec.scratch(partial, max_splits * len);
-    let tj = tokens_per_thread(n);
-    let groups_xy = [cols.div_ceil(64) as u32, n.div_ceil(8 * tj as usize) as u32];
+    let groups = [cols.div_ceil(32) as u32, n.div_ceil(8) as u32, 1];
     let mut first = true;
     for (part, prow, cnt, _) in w.spans(0, rows) {
         debug_assert_eq!(prow, 0);
-        for r0 in (0..cnt.max(1)).step_by(max_splits * SPLIT_ROWS) {
-            let len_rows = (max_splits * SPLIT_ROWS).min(cnt - r0);
-            let splits = len_rows.div_ceil(SPLIT_ROWS).max(1);
-            let params = [u(n), u(len_rows), u(cols), u(rows), u(part.row0 + r0), u(w.row_bytes), u(r0), u(SPLIT_ROWS)];
-            let binds = [Bind::Buf(&part.buf), Bind::Buf(&x.buf), Bind::Buf(&scratch)];
-            rec.dispatch(Kernel::MatmulT(w.ty, tj), &params, &binds, [groups_xy[0], groups_xy[1], splits as u32]);
-            let params = [u(len), u(splits), (!first) as u32, 0];
-            let binds = [Bind::Buf(&scratch), Bind::Buf(&y.buf)];
-            rec.dispatch(Kernel::SumSplits, &params, &binds, grid(len.div_ceil(256)));
+        for r0 in (0..cnt.max(1)).step_by(MATMUL_T_ROWS) {
+            let len = MATMUL_T_ROWS.min(cnt - r0);
+            let params =
+                [u(n), u(len), u(cols), 0, u(rows), u(part.row0 + r0), 0, (!first) as u32, u(w.row_bytes), u(r0)];
+            rec.dispatch(Kernel::MatmulT(w.ty), &params, &[Bind::Buf(&part.buf), Bind::Buf(&x.buf), Bind::Buf(&y.buf)], groups);
             first = false;
         }
     }

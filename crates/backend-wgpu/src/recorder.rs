@@ -8,7 +8,6 @@
 use std::num::NonZeroU64;
 use std::sync::Mutex;
 
-use crate::buffer::WgpuBuffer;
 use crate::kernels::Kernel;
 use crate::WgpuBackend;
 
@@ -82,20 +81,6 @@ impl<'b> Recorder<'b> {
         let at = self.aux.len() as u32;
         self.aux.extend_from_slice(data);
         at
-    }
-
-    /// f32 elements one scratch buffer may hold: one storage binding, at most 256 MiB.
-    pub(crate) fn max_binding_floats(&self) -> usize {
-        let binding = (self.be.limits.max_storage_buffer_binding_size as u64).min(self.be.limits.max_buffer_size);
-        (binding.min(256 << 20) / 4) as usize
-    }
-
-    /// The buffer in `slot`, grown to at least `len` f32 first (kept for later calls).
-    pub(crate) fn scratch(&self, slot: &mut Option<WgpuBuffer>, len: usize) -> wgpu::Buffer {
-        if slot.as_ref().is_none_or(|b| b.len < len) {
-            *slot = Some(self.be.alloc_buffer(len));
-        }
-        slot.as_ref().expect("just ensured").buf.clone()
     }
 
     /// Queue `k` over `groups` workgroups with parameter words `params` (u32 or f32 bits).

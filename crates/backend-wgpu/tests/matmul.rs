@@ -90,9 +90,8 @@ fn matmul_canvas_sized_batch() {
     // n = 256 (a whole canvas) across several token tiles and a partial row tile.
     check_matmul(gpu(), GgmlType::Q4_K, 70, 256, 256, 7);
     check_matmul(gpu(), GgmlType::Q8_0, 65, 64, 256, 8);
-    // The tiled kernel with partial token and row tiles (at these small grids it picks 16-token
-    // tiles; the 32- and 64-token tiles run in ops.rs's larger MoE groups), and the largest
-    // token count of the row-splitting kernel.
+    // Partial token and row tiles of the one-row-per-thread kernel, and the largest token count
+    // of the row-splitting kernel (the tiled kernel of the grouped MoE is tested in ops.rs).
     check_matmul(gpu(), GgmlType::F16, 67, 45, 12, 9);
     check_matmul(gpu(), GgmlType::Q6_K, 129, 512, 29, 10);
     check_matmul(gpu(), GgmlType::Q5_0, 3, 96, 71, 11);
@@ -112,12 +111,12 @@ fn split_weights_match_unsplit() {
     let mut y = g.alloc(n * rows);
     g.matmul(&w, &xg, n, &mut y);
     assert_close("split matmul", &get(&g, &y, n * rows), &reference(&dec, &x, n, rows, cols), TOL_EXACT);
-    // The tiled kernel (more than 8 tokens) over the same parts.
+    // More than 8 tokens (the other kernel) over the same parts.
     let nt = 40;
     let xt = Rng::new(45).vec(nt * cols, 1.0);
     let mut yt = g.alloc(nt * rows);
     g.matmul(&w, &buf(&g, &xt), nt, &mut yt);
-    assert_close("split tiled matmul", &get(&g, &yt, nt * rows), &reference(&dec, &xt, nt, rows, cols), TOL_EXACT);
+    assert_close("split matmul n=40", &get(&g, &yt, nt * rows), &reference(&dec, &xt, nt, rows, cols), TOL_EXACT);
 
     // matmul_transposed accumulates over parts; get_rows picks the right part per id.
     let p = Rng::new(44).vec(n * rows, 1.0);
@@ -214,9 +213,8 @@ fn matmul_transposed_over_many_rows() {
 }
 
 #[test]
-fn matmul_transposed_many_row_splits_and_token_tiles() {
-    // 9 000 rows: three row splits of the partial-product kernel with a short last one; n = 70:
-    // two 64-token tiles, the second partial; 160 columns: a partial 64-column tile.
+fn matmul_transposed_long_rows_and_token_tiles() {
+    // 9 000 rows, n = 70 (partial 8-token tile), 160 columns (five 32-column chunks).
     let g = gpu();
     let (ty, rows, cols, n) = (GgmlType::Q8_0, 9_000, 160, 70);
     let (bytes, dec) = weight(ty, shape(rows, cols), 81);

@@ -191,12 +191,27 @@ fn moe_case(g: &dgemma_backend_wgpu::WgpuBackend, ty: GgmlType, h: usize, inter:
     let (gug, dng) = (g.upload_weight(source("gu", ty, gu_shape, &gu)).unwrap(), g.upload_weight(source("dn", down_ty, dn_shape, &dn)).unwrap());
     let mut og = g.alloc(rows * h);
     g.moe(&gug, &dng, &buf(g, &x), &route, &mut og);
+    let got = get(g, &og, rows * h);
+    let what = format!("moe {ty:?} h={h} I={inter} rows={rows} k={k}{what}");
     let (guc, dnc) = (c.upload_weight(source("gu", ty, gu_shape, &gu)).unwrap(), c.upload_weight(source("dn", down_ty, dn_shape, &dn)).unwrap());
     let mut oc = vec![0f32; rows * h];
     c.moe(&guc, &dnc, &x, &route, &mut oc);
     // Float weights: summation order only. Block weights: the CPU's 8-bit activations.
     let tol = if ty == GgmlType::F32 { 1e-5 } else { 3e-2 };
-    assert_close(&format!("moe {ty:?} h={h} I={inter} rows={rows} k={k}{what}"), &get(g, &og, rows * h), &oc, tol);
+    assert_close(&what, &got, &oc, tol);
+    // Tight: the CPU with the decoded weights as f32 (no activation rounding there).
+    let (gu_f, dn_f) = (decoded_f32(ty, &gu), decoded_f32(down_ty, &dn));
+    let guf = c.upload_weight(source("gu", GgmlType::F32, gu_shape, &gu_f)).unwrap();
+    let dnf = c.upload_weight(source("dn", GgmlType::F32, dn_shape, &dn_f)).unwrap();
+    let mut of = vec![0f32; rows * h];
+    c.moe(&guf, &dnf, &x, &route, &mut of);
+    assert_close(&format!("{what} vs decoded f32"), &got, &of, TOL_REDUCE);
+}
+
+/// The f32 bytes of a weight's decoded values.
+fn decoded_f32(ty: GgmlType, bytes: &[u8]) -> Vec<u8> {
+    let n = bytes.len() / ty.type_size() * ty.block_size();
+    decode(ty, bytes, n).iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 #[test]
@@ -210,6 +225,20 @@ fn moe_matches_cpu_for_quantized_experts() {
     moe_case(g, GgmlType::F32, 40, 24, 100, 2, 3, "");
     moe_case(g, GgmlType::Q8_0, 64, 32, 40, 2, 4, "");
     moe_case(g, GgmlType::Q4_K, 256, 256, 100, 2, 3, "");
+}
+
+#[test]
+fn moe_every_weight_type_on_the_tiled_kernel() {
+    // Groups of ~27 slots (32-token tiles) for every type the kernels decode.
+    let g = gpu();
+    for ty in dgemma_backend_wgpu::WEIGHT_TYPES {
+        let (h, inter) = match ty.block_size() {
+            1 => (24, 10),
+            32 => (64, 32),
+            _ => (256, 256),
+        };
+        moe_case(g, ty, h, inter, 40, 2, 4, "");
+    }
 }
 
 #[test]

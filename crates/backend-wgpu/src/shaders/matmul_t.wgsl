@@ -1,24 +1,19 @@
-// Partial products y_s[t, c] = Σ_v x[t, x_col0 + v] · W[w_row0 + v, c] over the weight rows
-// v ∈ [s · split, (s + 1) · split) of this dispatch's `rows`, one split s per workgroup z; the
-// `sum_splits` kernel adds the splits in order (no atomics: the result does not depend on
-// scheduling). Splitting the rows (the vocabulary, 262 144 for the soft embedding) is what gives
-// one dispatch enough workgroups: the columns and tokens alone make only ~200 tiles.
-//
-// A 64-thread workgroup owns 64 columns × BN tokens (BN = 8·TJ) and walks its rows 32 at a time:
-// each thread decodes one (row, 32-column chunk) into workgroup memory, the tokens' 32
-// probabilities are staged beside them, and each thread accumulates 8 columns × TJ tokens.
+// y[t, c] (+)= Σ_v x[t, x_col0 + v] · W[w_row0 + v, c] for `rows` weight rows of one buffer part.
+// A workgroup owns one 32-column chunk × 8 tokens and walks the rows 64 at a time: each thread
+// decodes one row's chunk into shared memory, then each thread accumulates 4 columns of one token.
 
 struct Params {
     n: u32,
     rows: u32,
     cols: u32,
+    x_off: u32,
     x_stride: u32,
     x_col0: u32,
+    y_off: u32,
+    accumulate: u32,
     row_bytes: u32,
-    // First weight row of this dispatch within the part.
+    // First weight row of this dispatch within the part (the host walks long parts in chunks).
     w_row0: u32,
-    // Rows per split (a multiple of 32).
-    split: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -26,71 +21,54 @@ struct Params {
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-const BN: u32 = 8u * TJ;
-// Decoded weights: ws[v · 64 + (col ^ (v & 31))] (XOR swizzle: conflict-free column reads).
 var<workgroup> ws: array<f32, 2048>;
-// Probabilities: xs[t · 32 + (v ^ (t & 31))].
-var<workgroup> xs: array<f32, BN * 32u>;
+var<workgroup> xs: array<f32, 512>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-    let c0 = wg.x * 64u;
-    let t0 = wg.y * BN;
-    let v_lo = wg.z * p.split;
-    let v_hi = min(p.rows, v_lo + p.split);
-    let tr = li % 8u;
-    let tt = li / 8u;
-    // This thread's decode job in every step: row (li / 2) of the step, chunk (li % 2) of the tile.
-    let my_v = li / 2u;
-    let my_half = li % 2u;
-    let my_chunk = wg.x * 2u + my_half;
-    let nch = (p.cols + 31u) / 32u;
-    var acc: array<array<f32, TJ>, 8>;
-    for (var v0 = v_lo; v0 < v_hi; v0 += 32u) {
-        let v = v0 + my_v;
-        let sw = my_v & 31u;
-        if (v < v_hi && my_chunk < nch) {
-            let d = dq_chunk((p.w_row0 + v) * p.row_bytes, my_chunk, p.cols);
+    let c = wg.x;
+    let t0 = wg.y * 8u;
+    let t = li / 8u;
+    let c4 = (li % 8u) * 4u;
+    var acc = vec4<f32>(0.0);
+    for (var v0 = 0u; v0 < p.rows; v0 += 64u) {
+        let v = v0 + li;
+        if (v < p.rows) {
+            var d = dq_chunk((p.w_row0 + v) * p.row_bytes, c, p.cols);
             for (var k = 0u; k < 32u; k++) {
-                ws[my_v * 64u + ((my_half * 32u + k) ^ sw)] = d[k];
+                ws[li * 32u + k] = d[k];
             }
         } else {
             for (var k = 0u; k < 32u; k++) {
-                ws[my_v * 64u + ((my_half * 32u + k) ^ sw)] = 0.0;
+                ws[li * 32u + k] = 0.0;
             }
         }
-        for (var i = li; i < BN * 32u; i += 64u) {
-            let t = i / 32u;
-            let k = i % 32u;
+        for (var i = li; i < 512u; i += 64u) {
+            let tt = t0 + i / 64u;
+            let vv = v0 + i % 64u;
             var xv = 0.0;
-            if (t0 + t < p.n && v0 + k < v_hi) {
-                xv = x[(t0 + t) * p.x_stride + p.x_col0 + v0 + k];
+            if (tt < p.n && vv < p.rows) {
+                xv = x[p.x_off + tt * p.x_stride + p.x_col0 + vv];
             }
-            xs[t * 32u + (k ^ (t & 31u))] = xv;
+            xs[i] = xv;
         }
         workgroupBarrier();
-        for (var k = 0u; k < 32u; k++) {
-            var a: array<f32, 8>;
-            for (var i = 0u; i < 8u; i++) {
-                a[i] = ws[k * 64u + ((tr + 8u * i) ^ k)];
-            }
-            for (var j = 0u; j < TJ; j++) {
-                let t = tt + 8u * j;
-                let b = xs[t * 32u + (k ^ (t & 31u))];
-                for (var i = 0u; i < 8u; i++) {
-                    acc[i][j] = fma(a[i], b, acc[i][j]);
-                }
-            }
+        for (var j = 0u; j < 64u; j++) {
+            let xv = xs[t * 64u + j];
+            let o = j * 32u + c4;
+            acc += xv * vec4<f32>(ws[o], ws[o + 1u], ws[o + 2u], ws[o + 3u]);
         }
         workgroupBarrier();
     }
-    for (var j = 0u; j < TJ; j++) {
-        let t = t0 + tt + 8u * j;
-        if (t < p.n) {
-            for (var i = 0u; i < 8u; i++) {
-                let c = c0 + tr + 8u * i;
-                if (c < p.cols) {
-                    y[(wg.z * p.n + t) * p.cols + c] = acc[i][j];
+    if (t0 + t < p.n) {
+        for (var q = 0u; q < 4u; q++) {
+            let col = c * 32u + c4 + q;
+            if (col < p.cols) {
+                let idx = p.y_off + (t0 + t) * p.cols + col;
+                if (p.accumulate != 0u) {
+                    y[idx] = y[idx] + acc[q];
+                } else {
+                    y[idx] = acc[q];
                 }
             }
         }
