@@ -8,7 +8,8 @@
 //! (LM head and soft embedding 262 144 × 2816 at n = 256, MoE 128 experts × 704 top-8 over 256
 //! rows, attention d 256 / 512, the per-layer projections): the per-op table of docs/gpu.md. It
 //! runs on hardware adapters, or anywhere with `DGEMMA_BENCH_REAL_WIDTHS=1` (on lavapipe one LM
-//! head call takes minutes).
+//! head call takes minutes). `26B widths, unrolled tiles` times the experimental
+//! `WgpuOptions::unrolled_tiles` kernel on the LM head, a projection and the MoE beside them.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use dgemma_backend::{AttnGeometry, Backend, KvSegment, Mask, MoeRoute, WeightShape, WeightSource};
@@ -223,5 +224,45 @@ fn real_widths(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matmul, attention, real_widths);
+/// The experimental `WgpuOptions::unrolled_tiles` kernel on the cases where the tiled kernel
+/// lost (LM head and a projection at n = 256) and on the MoE, for comparison with the same
+/// cases of `real_widths` (same skip rule).
+fn real_widths_unrolled(c: &mut Criterion) {
+    let g = WgpuBackend::new(&WgpuOptions { allow_software: true, unrolled_tiles: true, ..Default::default() })
+        .unwrap_or_else(|e| panic!("no GPU adapter: {e} (install mesa-vulkan-drivers libvulkan1)"));
+    if g.adapter().kind == DeviceKind::Cpu && std::env::var_os("DGEMMA_BENCH_REAL_WIDTHS").is_none() {
+        return;
+    }
+    let (h, vocab, n) = (2816, 262_144, 256);
+    let mut group = c.benchmark_group(format!("wgpu 26B widths, unrolled tiles ({})", g.adapter().name));
+    group.sample_size(10).sampling_mode(SamplingMode::Flat);
+    for (ty, rows) in [(GgmlType::Q8_0, 4096), (GgmlType::Q8_0, vocab)] {
+        let w = upload(&g, ty, rows, h, 1);
+        let x = filled(&g, n * h);
+        let mut y = g.alloc(n * rows);
+        group.throughput(Throughput::Elements((rows * h * n) as u64));
+        group.bench_function(format!("matmul {ty:?} [{rows} x {h}] n={n}"), |b| {
+            b.iter(|| {
+                g.matmul(&w, &x, n, &mut y);
+                sync(&g, &y);
+            })
+        });
+    }
+    let (ne, inter, k) = (128, 704, 8);
+    let r = route(n, k, ne);
+    let gu = upload(&g, GgmlType::Q8_0, 2 * inter, h, ne);
+    let dn = upload(&g, GgmlType::Q8_0, h, inter, ne);
+    let x = filled(&g, n * h);
+    let mut out = g.alloc(n * h);
+    group.throughput(Throughput::Elements((n * k * 3 * inter * h) as u64));
+    group.bench_function(format!("moe Q8_0/Q8_0 {ne} x {inter} top-{k}, {n} rows"), |b| {
+        b.iter(|| {
+            g.moe(&gu, &dn, &x, &r, &mut out);
+            sync(&g, &out);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, matmul, attention, real_widths, real_widths_unrolled);
 criterion_main!(benches);

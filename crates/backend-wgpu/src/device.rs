@@ -45,6 +45,10 @@ pub struct WgpuOptions {
     pub max_weight_bytes: Option<u64>,
     /// Use the portable shared-memory reductions even where subgroups are supported.
     pub no_subgroups: bool,
+    /// Experimental, not yet timed on a GPU: run products with more than 8 tokens and the MoE
+    /// on the tiled kernel with host-unrolled register tiles (`matmul_tiled_unrolled.wgsl`)
+    /// instead of the one-row-per-thread kernel and the looped tile (docs/gpu.md, next steps).
+    pub unrolled_tiles: bool,
 }
 
 /// Errors creating a [`crate::WgpuBackend`].

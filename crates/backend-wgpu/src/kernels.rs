@@ -23,9 +23,9 @@ pub(crate) enum Kernel {
     Matmul(GgmlType),
     /// `y = x Wᵀ` for few tokens (a row's columns split over 32 threads), one weight type.
     MatmulRows(GgmlType),
-    /// `y = x Wᵀ` over a list of (rows × tokens) work items in 64-row tiles, one weight type
-    /// and tokens per thread (2, 4 or 8).
-    MatmulTiled(GgmlType, u32),
+    /// `y = x Wᵀ` over a list of (rows × tokens) work items in 64-row tiles, one weight type,
+    /// tokens per thread (2, 4 or 8) and loop (false) or host-unrolled (true) register tile.
+    MatmulTiled(GgmlType, u32, bool),
     /// `y = x W` for one weight type.
     MatmulT(GgmlType),
     /// Row gather for one weight type.
@@ -105,10 +105,11 @@ impl Kernel {
         match self {
             Kernel::Matmul(ty) => (weighted(ty, include_str!("shaders/matmul.wgsl")), "main"),
             Kernel::MatmulRows(ty) => (weighted(ty, include_str!("shaders/matmul_rows.wgsl")), "main"),
-            Kernel::MatmulTiled(ty, tj) => {
+            Kernel::MatmulTiled(ty, tj, false) => {
                 let body = format!("const TJ: u32 = {tj}u;\n{}", include_str!("shaders/matmul_tiled.wgsl"));
                 (weighted(ty, &body), "main")
             }
+            Kernel::MatmulTiled(ty, tj, true) => (weighted(ty, &crate::tiled_source::unrolled_tiled(tj)), "main"),
             Kernel::MatmulT(ty) => (weighted(ty, include_str!("shaders/matmul_t.wgsl")), "main"),
             Kernel::GetRows(ty) => (weighted(ty, include_str!("shaders/get_rows.wgsl")), "main"),
             Kernel::Add => (elementwise.into(), "add"),
@@ -131,7 +132,9 @@ impl Kernel {
         let mut v = Vec::new();
         for ty in WEIGHT_TYPES {
             v.extend([Kernel::Matmul(ty), Kernel::MatmulRows(ty), Kernel::MatmulT(ty), Kernel::GetRows(ty)]);
-            v.extend([2, 4, 8].map(|tj| Kernel::MatmulTiled(ty, tj)));
+            for unrolled in [false, true] {
+                v.extend([2, 4, 8].map(|tj| Kernel::MatmulTiled(ty, tj, unrolled)));
+            }
         }
         v.extend([
             Kernel::Add,

@@ -14,6 +14,7 @@ mod matmul;
 mod moe;
 mod ops;
 mod recorder;
+mod tiled_source;
 mod weight;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,6 +50,8 @@ pub struct WgpuBackend {
     uploaded: Arc<AtomicU64>,
     /// Row reductions use subgroup operations.
     subgroups: bool,
+    /// [`WgpuOptions::unrolled_tiles`].
+    unrolled_tiles: bool,
 }
 
 impl WgpuBackend {
@@ -81,6 +84,7 @@ impl WgpuBackend {
             dummy,
             uploaded: Arc::new(AtomicU64::new(0)),
             subgroups,
+            unrolled_tiles: options.unrolled_tiles,
         })
     }
 

@@ -42,9 +42,29 @@ pub(crate) fn tokens_per_thread(avg: usize) -> u32 {
     }
 }
 
+/// Workgroups below which a tiled product trades weight reuse for parallelism: a GPU needs
+/// several 64-thread workgroups per multiprocessor in flight (an H200 has 132), which a
+/// [4096, 2816] projection at n = 256 with 64-token tiles (256 workgroups) does not give.
+const ENOUGH_WORKGROUPS: usize = 1024;
+
+/// Tokens per thread for one tiled `nrows × n` product: [`tokens_per_thread`], halved (down to
+/// 2) while the grid has fewer than [`ENOUGH_WORKGROUPS`].
+fn tile_tokens(nrows: usize, n: usize) -> u32 {
+    let mut tj = tokens_per_thread(n);
+    while tj > 2 && nrows.div_ceil(TILE_ROWS) * n.div_ceil(8 * tj as usize) < ENOUGH_WORKGROUPS {
+        tj /= 2;
+    }
+    tj
+}
+
 /// `y[t, r] = W[lo + r] · x[t]` for the flattened weight rows `lo .. lo + nrows` (an expert's
 /// rows are `e · rows ..`), one dispatch per part they span.
 pub(crate) fn record_matmul(rec: &mut Recorder<'_>, w: &WgpuWeight, lo: usize, nrows: usize, o: &Operands<'_>) {
+    if o.n > FEW_TOKENS && rec.unrolled_tiles() {
+        let job = Job { lo, t0: 0, tcnt: o.n };
+        record_tiled(rec, w, &[job], nrows, o, tile_tokens(nrows, o.n));
+        return;
+    }
     let cols = w.shape.cols;
     for (part, prow, cnt, out_col) in w.spans(lo, lo + nrows) {
         let params = [
@@ -93,7 +113,7 @@ pub(crate) fn record_tiled(rec: &mut Recorder<'_>, w: &WgpuWeight, jobs: &[Job],
         let params = [u(w.shape.cols), u(o.x_off), u(o.y_off), u(o.y_stride), u(w.row_bytes), items_off];
         let groups = [widest.div_ceil(TILE_ROWS) as u32, (items.len() / 5) as u32, 1];
         rec.dispatch(
-            Kernel::MatmulTiled(w.ty, tj),
+            Kernel::MatmulTiled(w.ty, tj, rec.unrolled_tiles()),
             &params,
             &[Bind::Buf(&part.buf), Bind::Buf(o.x), Bind::Buf(o.y), Bind::Aux],
             groups,

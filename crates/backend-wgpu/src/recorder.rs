@@ -83,6 +83,11 @@ impl<'b> Recorder<'b> {
         at
     }
 
+    /// Whether tiled products use the unrolled kernel ([`crate::WgpuOptions::unrolled_tiles`]).
+    pub(crate) fn unrolled_tiles(&self) -> bool {
+        self.be.unrolled_tiles
+    }
+
     /// Queue `k` over `groups` workgroups with parameter words `params` (u32 or f32 bits).
     pub(crate) fn dispatch(&mut self, k: Kernel, params: &[u32], binds: &[Bind<'_>], groups: [u32; 3]) {
         if groups.contains(&0) {

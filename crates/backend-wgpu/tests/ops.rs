@@ -242,6 +242,15 @@ fn moe_every_weight_type_on_the_tiled_kernel() {
 }
 
 #[test]
+fn moe_on_unrolled_tiles() {
+    // The experimental unrolled tile on 16-, 32- and 64-token tiles.
+    let g = gpu_unrolled();
+    moe_case(g, GgmlType::Q8_0, 64, 32, 17, 3, 5, " (unrolled)");
+    moe_case(g, GgmlType::Q6_K, 256, 256, 40, 2, 4, " (unrolled)");
+    moe_case(g, GgmlType::F32, 40, 24, 100, 2, 3, " (unrolled)");
+}
+
+#[test]
 fn moe_with_experts_straddling_weight_parts() {
     // 512-byte parts: a gate‖up expert (20 rows of 96 B) spans ~4 parts, so the grouped
     // dispatch runs once per part with each expert's rows cut at the part boundaries.

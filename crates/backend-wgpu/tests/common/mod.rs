@@ -22,6 +22,12 @@ pub fn gpu_without_subgroups() -> &'static WgpuBackend {
     GPU.get_or_init(|| open_with(WgpuOptions { no_subgroups: true, ..Default::default() }))
 }
 
+/// The GPU under test with the experimental unrolled tiled products (`unrolled_tiles`).
+pub fn gpu_unrolled() -> &'static WgpuBackend {
+    static GPU: OnceLock<WgpuBackend> = OnceLock::new();
+    GPU.get_or_init(|| open_with(WgpuOptions { unrolled_tiles: true, ..Default::default() }))
+}
+
 /// A second device whose weights are split into parts of at most `bytes`.
 pub fn open(max_part: Option<u64>) -> WgpuBackend {
     open_with(WgpuOptions { max_weight_part_bytes: max_part, ..Default::default() })
