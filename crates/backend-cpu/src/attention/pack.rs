@@ -69,6 +69,11 @@ impl<'a> Keys<'a> {
     }
 }
 
+/// Largest packed buffers (floats, K and V together) kept between calls: 64 MiB. A 26B full
+/// layer's denoiser call over a 2k-token prompt packs 4.7 M floats (2 KV heads × 2,304 keys ×
+/// 512 × K and V).
+const RETAIN_FLOATS: usize = 16 << 20;
+
 thread_local! {
     /// Packed buffers of the last call on this thread, reused so steady-state calls do not
     /// allocate. Taken (not borrowed) while in use: a nested call on the same thread, which
@@ -143,8 +148,12 @@ impl Packed {
         (&self.v[head + first * STRIP * STRIP..head + self.v_strips * self.v_stride], self.v_stride)
     }
 
-    /// Returns the buffers to this thread for the next call.
+    /// Returns the buffers to this thread for the next call, unless they are larger than
+    /// [`RETAIN_FLOATS`] (a long prompt's full layers): those are freed, not kept for the
+    /// lifetime of the thread.
     pub(super) fn give_back(self) {
-        BUFFERS.with(|b| b.set((self.kt, self.v)));
+        if self.kt.capacity() + self.v.capacity() <= RETAIN_FLOATS {
+            BUFFERS.with(|b| b.set((self.kt, self.v)));
+        }
     }
 }
