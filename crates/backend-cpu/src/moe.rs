@@ -76,8 +76,6 @@ pub(crate) fn moe(gate_up: &CpuWeight<'_>, down: &CpuWeight<'_>, x: &[f32], rout
     let n_col_blocks = inter.div_ceil(GATE_COLS);
     let (start, active, rows_of, acts_in) = (&s.start, &s.active, &s.rows_of, &s.acts_in);
     (0..active.len() * n_col_blocks).into_par_iter().for_each(|task| {
-        // Capture the whole `SyncPtr` (Sync), not its raw-pointer field.
-        let mid = mid;
         let e = active[task / n_col_blocks] as usize;
         let c0 = (task % n_col_blocks) * GATE_COLS;
         let bc = GATE_COLS.min(inter - c0);
@@ -95,7 +93,7 @@ pub(crate) fn moe(gate_up: &CpuWeight<'_>, down: &CpuWeight<'_>, x: &[f32], rout
                 let at = (start[e] + i) * inter + c0;
                 // SAFETY: at + bc <= n_slots · inter == mid.len(); positions start[e].. belong to
                 // expert e and columns c0..c0 + bc to this task, so no other task touches them.
-                unsafe { std::ptr::copy_nonoverlapping(gi.as_ptr(), mid.0.add(at), bc) };
+                unsafe { write_run(mid, at, gi) };
             }
         });
     });
@@ -164,6 +162,15 @@ fn group_by_expert(route: &MoeRoute, s: &mut MoeScratch) {
         s.positions.clear();
         s.positions.extend(0..n_slots);
     }
+}
+
+/// Copies `src` to `dst[at..at + src.len()]`.
+///
+/// # Safety
+/// That range is inside the buffer `dst` points into, and no other thread accesses it meanwhile.
+#[inline]
+unsafe fn write_run(dst: SyncPtr, at: usize, src: &[f32]) {
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.0.add(at), src.len()) };
 }
 
 /// The bytes of rows `r0..r1` of expert `e` (contiguous in the 3-D tensor).
