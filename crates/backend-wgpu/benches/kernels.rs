@@ -8,8 +8,9 @@
 //! (LM head and soft embedding 262 144 × 2816 at n = 256, MoE 128 experts × 704 top-8 over 256
 //! rows, attention d 256 / 512, the per-layer projections): the per-op table of docs/gpu.md. It
 //! runs on hardware adapters, or anywhere with `DGEMMA_BENCH_REAL_WIDTHS=1` (on lavapipe one LM
-//! head call takes minutes). `26B widths, unrolled tiles` times the experimental
-//! `WgpuOptions::unrolled_tiles` kernel on the LM head, a projection and the MoE beside them.
+//! head call takes minutes); it uses the default kernels (unrolled tiles). `26B widths, looped
+//! tiles` times the previous kernels (`WgpuOptions::no_unrolled_tiles`) on the LM head, a
+//! projection and the MoE beside them.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use dgemma_backend::{AttnGeometry, Backend, KvSegment, Mask, MoeRoute, WeightShape, WeightSource};
@@ -224,17 +225,16 @@ fn real_widths(c: &mut Criterion) {
     group.finish();
 }
 
-/// The experimental `WgpuOptions::unrolled_tiles` kernel on the cases where the tiled kernel
-/// lost (LM head and a projection at n = 256) and on the MoE, for comparison with the same
-/// cases of `real_widths` (same skip rule).
-fn real_widths_unrolled(c: &mut Criterion) {
-    let g = WgpuBackend::new(&WgpuOptions { allow_software: true, unrolled_tiles: true, ..Default::default() })
+/// The previous kernels (`WgpuOptions::no_unrolled_tiles`) on the LM head and a projection at
+/// n = 256 and on the MoE, for comparison with the same cases of `real_widths` (same skip rule).
+fn real_widths_looped(c: &mut Criterion) {
+    let g = WgpuBackend::new(&WgpuOptions { allow_software: true, no_unrolled_tiles: true, ..Default::default() })
         .unwrap_or_else(|e| panic!("no GPU adapter: {e} (install mesa-vulkan-drivers libvulkan1)"));
     if g.adapter().kind == DeviceKind::Cpu && std::env::var_os("DGEMMA_BENCH_REAL_WIDTHS").is_none() {
         return;
     }
     let (h, vocab, n) = (2816, 262_144, 256);
-    let mut group = c.benchmark_group(format!("wgpu 26B widths, unrolled tiles ({})", g.adapter().name));
+    let mut group = c.benchmark_group(format!("wgpu 26B widths, looped tiles ({})", g.adapter().name));
     group.sample_size(10).sampling_mode(SamplingMode::Flat);
     for (ty, rows) in [(GgmlType::Q8_0, 4096), (GgmlType::Q8_0, vocab)] {
         let w = upload(&g, ty, rows, h, 1);
@@ -264,5 +264,5 @@ fn real_widths_unrolled(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matmul, attention, real_widths, real_widths_unrolled);
+criterion_group!(benches, matmul, attention, real_widths, real_widths_looped);
 criterion_main!(benches);

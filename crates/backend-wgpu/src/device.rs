@@ -45,10 +45,11 @@ pub struct WgpuOptions {
     pub max_weight_bytes: Option<u64>,
     /// Use the portable shared-memory reductions even where subgroups are supported.
     pub no_subgroups: bool,
-    /// Experimental, not yet timed on a GPU: run products with more than 8 tokens and the MoE
-    /// on the tiled kernel with host-unrolled register tiles (`matmul_tiled_unrolled.wgsl`)
-    /// instead of the one-row-per-thread kernel and the looped tile (docs/gpu.md, next steps).
-    pub unrolled_tiles: bool,
+    /// Run products with more than 8 tokens on the one-row-per-thread kernel and the MoE on the
+    /// looped tile, instead of the tiled kernel with host-unrolled register tiles
+    /// (`matmul_tiled_unrolled.wgsl`, the default since it was checked on an NVIDIA H200: same
+    /// generated text, 1.4-1.6x faster per step on the L2 bench model; docs/gpu.md).
+    pub no_unrolled_tiles: bool,
 }
 
 /// Errors creating a [`crate::WgpuBackend`].

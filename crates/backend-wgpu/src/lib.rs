@@ -50,7 +50,7 @@ pub struct WgpuBackend {
     uploaded: Arc<AtomicU64>,
     /// Row reductions use subgroup operations.
     subgroups: bool,
-    /// [`WgpuOptions::unrolled_tiles`].
+    /// Not [`WgpuOptions::no_unrolled_tiles`].
     unrolled_tiles: bool,
 }
 
@@ -84,7 +84,7 @@ impl WgpuBackend {
             dummy,
             uploaded: Arc::new(AtomicU64::new(0)),
             subgroups,
-            unrolled_tiles: options.unrolled_tiles,
+            unrolled_tiles: !options.no_unrolled_tiles,
         })
     }
 

@@ -83,7 +83,7 @@ impl<'b> Recorder<'b> {
         at
     }
 
-    /// Whether tiled products use the unrolled kernel ([`crate::WgpuOptions::unrolled_tiles`]).
+    /// Whether tiled products use the unrolled kernel (not [`crate::WgpuOptions::no_unrolled_tiles`]).
     pub(crate) fn unrolled_tiles(&self) -> bool {
         self.be.unrolled_tiles
     }

@@ -226,15 +226,16 @@ fn matmul_transposed_long_rows_and_token_tiles() {
 }
 
 #[test]
-fn unrolled_tiles_every_type() {
-    // The experimental unrolled tiled kernel for products with n > 8 (16-token tiles at these
-    // grids), every weight type, partial row and token tiles, and over split weight parts.
-    let g = gpu_unrolled();
+fn looped_products_every_type() {
+    // `no_unrolled_tiles`: the one-row-per-thread kernel for products with n > 8 (the default
+    // device, used by the other tests, runs the unrolled tiles), every weight type, partial row
+    // and token tiles, and over split weight parts.
+    let g = gpu_looped();
     for (i, ty) in WEIGHT_TYPES.into_iter().enumerate() {
         let cols = widths(ty)[1];
         check_matmul(g, ty, 67, cols, 17, 300 + i as u64);
     }
     check_matmul(g, GgmlType::Q4_K, 130, 256, 256, 320);
-    let split = open_with(dgemma_backend_wgpu::WgpuOptions { unrolled_tiles: true, max_weight_part_bytes: Some(1024), ..Default::default() });
+    let split = open_with(dgemma_backend_wgpu::WgpuOptions { no_unrolled_tiles: true, max_weight_part_bytes: Some(1024), ..Default::default() });
     check_matmul(&split, GgmlType::Q8_0, 50, 96, 40, 321);
 }

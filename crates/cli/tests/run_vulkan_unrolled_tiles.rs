@@ -1,5 +1,6 @@
-//! `DGEMMA_WGPU_UNROLLED_TILES=1` turns on the experimental unrolled tiled products of the wgpu
-//! backend for `run` (and `bench`, same opening code); any other value leaves them off. Runs on
+//! `DGEMMA_WGPU_UNROLLED_TILES=0` turns the wgpu backend's unrolled tiled products (the default)
+//! off for `run` (and `bench`, same opening code); any other value, or none, leaves them on. Both
+//! must give the same text. Runs on
 //! lavapipe like `run_vulkan.rs`; the kernel's numerics are tested in crates/backend-wgpu.
 
 use std::path::PathBuf;
@@ -28,14 +29,14 @@ fn run(value: Option<&str>) -> (String, String) {
 }
 
 #[test]
-fn unrolled_tiles_switch_is_reported_and_runs() {
-    let (text, err) = run(Some("1"));
-    assert!(err.contains(", unrolled tiles)"), "the gpu: line does not report the switch:\n{err}");
-    assert!(!text.trim().is_empty(), "no text with unrolled tiles\n{err}");
-    for value in [None, Some("0"), Some("yes")] {
+fn unrolled_tiles_switch_is_reported_and_gives_the_same_text() {
+    let (looped, err) = run(Some("0"));
+    assert!(err.contains(", looped tiles)"), "the gpu: line does not report the switch:\n{err}");
+    assert!(!looped.trim().is_empty(), "no text with looped tiles\n{err}");
+    for value in [None, Some("1"), Some("yes")] {
         let (text, err) = run(value);
         assert!(err.contains("gpu: "), "no adapter line:\n{err}");
-        assert!(!err.contains("unrolled tiles"), "{value:?} must leave the switch off:\n{err}");
-        assert!(!text.trim().is_empty(), "no text\n{err}");
+        assert!(!err.contains("looped tiles"), "{value:?} must keep the unrolled tiles:\n{err}");
+        assert_eq!(text, looped, "{value:?}: unrolled and looped tiles wrote different text\n{err}");
     }
 }

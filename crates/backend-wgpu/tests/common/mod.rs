@@ -22,10 +22,11 @@ pub fn gpu_without_subgroups() -> &'static WgpuBackend {
     GPU.get_or_init(|| open_with(WgpuOptions { no_subgroups: true, ..Default::default() }))
 }
 
-/// The GPU under test with the experimental unrolled tiled products (`unrolled_tiles`).
-pub fn gpu_unrolled() -> &'static WgpuBackend {
+/// The GPU under test with the previous products (`no_unrolled_tiles`: one row per thread for
+/// n > 8, the looped tile for the MoE); the default device runs the unrolled tiles.
+pub fn gpu_looped() -> &'static WgpuBackend {
     static GPU: OnceLock<WgpuBackend> = OnceLock::new();
-    GPU.get_or_init(|| open_with(WgpuOptions { unrolled_tiles: true, ..Default::default() }))
+    GPU.get_or_init(|| open_with(WgpuOptions { no_unrolled_tiles: true, ..Default::default() }))
 }
 
 /// A second device whose weights are split into parts of at most `bytes`.

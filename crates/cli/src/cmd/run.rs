@@ -123,14 +123,15 @@ pub fn open_backend(name: &str, threads: usize) -> Result<CpuBackend> {
 /// A wgpu device for `api`; `None` when `auto` finds no hardware GPU (the caller falls back to
 /// the CPU).
 pub(crate) fn open_gpu(api: GpuApi, device: Option<usize>, explicit: bool) -> Result<Option<WgpuBackend>> {
-    // Experimental switch so the untimed `WgpuOptions::unrolled_tiles` kernel can be timed end to
-    // end with `run`/`bench` (docs/gpu.md); off unless the variable is exactly "1".
-    let unrolled_tiles = std::env::var_os("DGEMMA_WGPU_UNROLLED_TILES").is_some_and(|v| v == "1");
+    // `DGEMMA_WGPU_UNROLLED_TILES=0` goes back to the previous product kernels
+    // (`WgpuOptions::no_unrolled_tiles`), for comparing them end to end (docs/gpu.md); any other
+    // value, or none, keeps the unrolled tiles.
+    let no_unrolled_tiles = std::env::var_os("DGEMMA_WGPU_UNROLLED_TILES").is_some_and(|v| v == "0");
     let allow_software = explicit || device.is_some();
-    let options = WgpuOptions { api, adapter: device, allow_software, unrolled_tiles, ..Default::default() };
+    let options = WgpuOptions { api, adapter: device, allow_software, no_unrolled_tiles, ..Default::default() };
     match WgpuBackend::new(&options) {
         Ok(gpu) => {
-            let tiles = if unrolled_tiles { ", unrolled tiles" } else { "" };
+            let tiles = if no_unrolled_tiles { ", looped tiles" } else { "" };
             eprintln!("gpu: {} ({:?}, {}{tiles})", gpu.adapter().name, gpu.adapter().kind, gpu.adapter().backend);
             Ok(Some(gpu))
         }
