@@ -97,3 +97,29 @@ fn block_entry_refuses_bad_arguments() {
     // No tokens: nothing to write, not an error.
     assert_eq!(matmul_gather_block_on(isa, ty, &w, rows, &acts, &[], &mut []), Ok(()));
 }
+
+/// The batched driver sizes its row blocks by the thread count (16-64 rows); every value must
+/// keep its bits whatever the blocks, including odd block boundaries for the two-row kernels.
+#[test]
+fn row_blocks_sized_by_thread_count_keep_every_bit() {
+    let mut rng = Rng::new(14);
+    let (rows, n) = (301, 13);
+    for ty in [GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_0, GgmlType::BF16] {
+        let cols = if ty.block_size() == 256 { 512 } else { 704 };
+        let w = weights(&mut rng, ty, rows, cols);
+        let x = activations(&mut rng, n * cols);
+        let acts = Activations::quantize(ty, &x, n, cols).unwrap();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut y = vec![f32::NAN; n * rows];
+            pool.install(|| dgemma_quant::kernels::matmul_prepared(ty, &w, rows, &acts, &mut y)).unwrap();
+            y
+        };
+        // Blocks of 64 (1 thread), 36 (2), 24 (3), 16 (5 and 7).
+        let one = run(1);
+        assert!(one.iter().all(|v| v.is_finite()) && one.iter().any(|&v| v != 0.0), "{ty}");
+        for threads in [2, 3, 5, 7] {
+            assert!(one.iter().zip(run(threads)).all(|(a, b)| a.to_bits() == b.to_bits()), "{ty}: 1 vs {threads} threads");
+        }
+    }
+}
