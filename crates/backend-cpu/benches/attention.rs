@@ -9,43 +9,10 @@
 //! spent per call (`/proc/self/task/*/schedstat`) instead of wall-clock time, which other
 //! processes on a shared machine do not inflate.
 
-use std::time::{Duration, Instant};
-
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dgemma_backend::{AttnGeometry, Backend, KvSegment, Mask};
 use dgemma_backend_cpu::CpuBackend;
-
-fn values(n: usize, seed: u64, amp: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0) * amp
-        })
-        .collect()
-}
-
-/// Nanoseconds all threads of this process have run on a CPU, if the kernel says.
-fn process_cpu_ns() -> Option<u64> {
-    let mut total = 0;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(total)
-}
-
-/// Time `iters` runs of `f`: CPU time of the process when `cpu`, else wall-clock time.
-fn timed(iters: u64, cpu: bool, mut f: impl FnMut()) -> Duration {
-    let (wall, c0) = (Instant::now(), process_cpu_ns().filter(|_| cpu));
-    for _ in 0..iters {
-        f();
-    }
-    match (c0, process_cpu_ns()) {
-        (Some(c0), Some(c1)) => Duration::from_nanos(c1 - c0),
-        _ => wall.elapsed(),
-    }
-}
+use dgemma_test_support::{timed, values, values_scaled};
 
 fn attention(c: &mut Criterion) {
     let threads = std::env::var("DGEMMA_BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(1);
@@ -63,9 +30,9 @@ fn attention(c: &mut Criterion) {
     for (name, rows, heads, kv_heads, d, nc, mask) in cases {
         let kv_w = kv_heads * d;
         let amp = (8.0 / d as f32).sqrt() * 2.0;
-        let (kc, vc) = (values(nc * kv_w, 1, amp), values(nc * kv_w, 2, 1.0));
-        let (kn, vn) = (values(rows * kv_w, 3, amp), values(rows * kv_w, 4, 1.0));
-        let q = values(rows * heads * d, 5, amp);
+        let (kc, vc) = (values_scaled(nc * kv_w, 1, amp), values(nc * kv_w, 2));
+        let (kn, vn) = (values_scaled(rows * kv_w, 3, amp), values(rows * kv_w, 4));
+        let q = values_scaled(rows * heads * d, 5, amp);
         let mut out = b.alloc(rows * heads * d);
         let geo = AttnGeometry { rows, heads, kv_heads, head_dim: d, q_pos0: nc };
         let keys = (nc + rows) as u64;

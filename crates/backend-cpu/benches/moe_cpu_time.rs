@@ -16,6 +16,7 @@ use dgemma_backend_cpu::CpuBackend;
 use dgemma_quant::blocks::f32_to_f16;
 use dgemma_quant::kernels::matmul;
 use dgemma_quant::GgmlType;
+use dgemma_test_support::process_cpu_ns;
 use rayon::prelude::*;
 
 const H: usize = 2816;
@@ -25,14 +26,6 @@ const K: usize = 8;
 const ROWS: usize = 256;
 /// Timed calls per case (after one warm-up call).
 const CALLS: usize = 5;
-
-/// Summed CPU nanoseconds of every thread of this process.
-fn process_cpu_ns() -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return 0 };
-    dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
 
 fn lcg(seed: u64) -> impl FnMut() -> u32 {
     let mut s = seed;
@@ -115,14 +108,15 @@ fn per_expert(gt: GgmlType, gu: &[u8], dt: GgmlType, down: &[u8], x: &[f32], rou
 
 /// (CPU s, min wall s) per call.
 fn time(mut f: impl FnMut()) -> (f64, f64) {
+    let cpu_ns = || process_cpu_ns().expect("this bench needs /proc/self/task/*/schedstat (Linux)");
     f();
-    let (c0, mut best) = (process_cpu_ns(), f64::MAX);
+    let (c0, mut best) = (cpu_ns(), f64::MAX);
     for _ in 0..CALLS {
         let t = Instant::now();
         f();
         best = best.min(t.elapsed().as_secs_f64());
     }
-    ((process_cpu_ns() - c0) as f64 * 1e-9 / CALLS as f64, best)
+    ((cpu_ns() - c0) as f64 * 1e-9 / CALLS as f64, best)
 }
 
 fn main() {

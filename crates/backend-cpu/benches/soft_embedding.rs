@@ -7,47 +7,14 @@
 //! (`/proc/self/task/*/schedstat`) instead of wall-clock time: on a shared machine other
 //! processes inflate wall-clock times but not CPU time. MAC/s per core = n·V·H / CPU time.
 
-use std::time::{Duration, Instant};
-
 use criterion::{criterion_group, criterion_main, Criterion};
 use dgemma_backend::{Backend, WeightShape, WeightSource};
 use dgemma_backend_cpu::CpuBackend;
 use dgemma_quant::GgmlType;
+use dgemma_test_support::{timed, values};
 
 const H: usize = 2816;
 const N: usize = 256;
-
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
-/// Nanoseconds all threads of this process have run on a CPU, if the kernel says.
-fn process_cpu_ns() -> Option<u64> {
-    let mut total = 0;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(total)
-}
-
-/// Time `iters` runs of `f`: CPU time of the process when `cpu`, else wall-clock time.
-fn timed(iters: u64, cpu: bool, mut f: impl FnMut()) -> Duration {
-    let (wall, c0) = (Instant::now(), process_cpu_ns().filter(|_| cpu));
-    for _ in 0..iters {
-        f();
-    }
-    match (c0, process_cpu_ns()) {
-        (Some(c0), Some(c1)) => Duration::from_nanos(c1 - c0),
-        _ => wall.elapsed(),
-    }
-}
 
 #[allow(non_snake_case)]
 fn soft_embedding(c: &mut Criterion) {

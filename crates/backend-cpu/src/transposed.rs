@@ -328,16 +328,7 @@ fn accumulate_body<const FMA: bool>(p: &Probs<'_>, live: &[bool], tile: &Tile<'_
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use dgemma_test_support::values;
 
     /// Every kernel this CPU runs (AVX-512 with the run start fused in, AVX2+FMA, portable)
     /// against the portable kernel with separate reset/flush (fused multiply-adds for the FMA

@@ -4,17 +4,7 @@
 
 use dgemma_backend::{AttnGeometry, Backend, KvSegment, Mask};
 use dgemma_backend_cpu::CpuBackend;
-
-/// Deterministic pseudo-random values in [-amp, amp).
-fn values(n: usize, seed: u64, amp: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0) * amp
-        })
-        .collect()
-}
+use dgemma_test_support::{attention_reference, rel_err, values, values_scaled};
 
 struct Case {
     geo: AttnGeometry,
@@ -35,12 +25,12 @@ impl Case {
         Case {
             geo: AttnGeometry { rows, heads, kv_heads, head_dim: d, q_pos0: cache_pos0 + nc },
             cache_pos0,
-            kc: values(nc * kv_w, 1, amp),
-            vc: values(nc * kv_w, 2, 1.0),
+            kc: values_scaled(nc * kv_w, 1, amp),
+            vc: values(nc * kv_w, 2),
             nc,
-            kn: values(rows * kv_w, 3, amp),
-            vn: values(rows * kv_w, 4, 1.0),
-            q: values(rows * heads * d, 5, amp),
+            kn: values_scaled(rows * kv_w, 3, amp),
+            vn: values(rows * kv_w, 4),
+            q: values_scaled(rows * heads * d, 5, amp),
         }
     }
 
@@ -61,42 +51,8 @@ impl Case {
             .map(|j| (self.cache_pos0 + j, &self.kc[j * kv_w..][..kv_w], &self.vc[j * kv_w..][..kv_w]))
             .chain((0..rows).map(|j| (q_pos0 + j, &self.kn[j * kv_w..][..kv_w], &self.vn[j * kv_w..][..kv_w])))
             .collect();
-        let mut out = vec![0f64; rows * heads * d];
-        for r in 0..rows {
-            for h in 0..heads {
-                let kh = h / (heads / kv_heads);
-                let qh = &self.q[(r * heads + h) * d..][..d];
-                let seen: Vec<(f64, &[f32])> = keys
-                    .iter()
-                    .filter(|(pos, _, _)| mask.allows(q_pos0 + r, *pos))
-                    .map(|(_, k, v)| {
-                        let k = &k[kh * d..][..d];
-                        (qh.iter().zip(k).map(|(&a, &b)| a as f64 * b as f64).sum(), &v[kh * d..][..d])
-                    })
-                    .collect();
-                let max = seen.iter().fold(f64::NEG_INFINITY, |m, &(x, _)| m.max(x));
-                let z: f64 = seen.iter().map(|&(x, _)| (x - max).exp()).sum();
-                for &(x, v) in &seen {
-                    let p = (x - max).exp() / z;
-                    for (o, &vi) in out[(r * heads + h) * d..][..d].iter_mut().zip(v) {
-                        *o += p * vi as f64;
-                    }
-                }
-            }
-        }
-        out
+        attention_reference(&self.q, heads, kv_heads, d, &keys, |r, pos| mask.allows(q_pos0 + r, pos))
     }
-}
-
-/// Largest error of any output vector relative to that vector's largest |value|.
-fn rel_err(got: &[f32], want: &[f64], d: usize) -> f64 {
-    got.chunks(d)
-        .zip(want.chunks(d))
-        .map(|(g, w)| {
-            let scale = w.iter().fold(1e-30f64, |m, x| m.max(x.abs()));
-            g.iter().zip(w).fold(0f64, |m, (&a, &b)| m.max((a as f64 - b).abs())) / scale
-        })
-        .fold(0.0, f64::max)
 }
 
 #[test]

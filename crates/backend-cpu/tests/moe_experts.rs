@@ -7,17 +7,7 @@
 use dgemma_backend::{Backend, MoeRoute, WeightShape, WeightSource};
 use dgemma_backend_cpu::CpuBackend;
 use dgemma_quant::GgmlType;
-
-/// Deterministic pseudo-random values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
+use dgemma_test_support::values;
 
 /// One MoE layer: `e` experts, width `h`, intermediate `i`, weights stored as `gu_ty` / `down_ty`.
 struct Layer {

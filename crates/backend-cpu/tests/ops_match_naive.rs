@@ -4,17 +4,7 @@
 use dgemma_backend::{AttnGeometry, Backend, KvSegment, Mask, MoeRoute, WeightShape, WeightSource};
 use dgemma_backend_cpu::CpuBackend;
 use dgemma_quant::GgmlType;
-
-/// Deterministic pseudo-random values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
+use dgemma_test_support::{attention_reference, values};
 
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -131,37 +121,15 @@ fn wrong_weight_size_and_unsupported_type_are_errors() {
     assert!(err.to_string().contains("w") && err.to_string().contains("IQ2_XXS"), "{err}");
 }
 
+/// The shared f64 reference over the keys at `pos` (rows of `k_all` / `v_all`).
 fn naive_attention(
     q: &[f32], geo: AttnGeometry, k_all: &[f32], v_all: &[f32], pos: &[usize], mask: Mask,
 ) -> Vec<f64> {
-    let AttnGeometry { rows, heads, kv_heads, head_dim: d, q_pos0 } = geo;
+    let AttnGeometry { heads, kv_heads, head_dim: d, q_pos0, .. } = geo;
     let kvw = kv_heads * d;
-    let mut out = vec![0.0; rows * heads * d];
-    for r in 0..rows {
-        for h in 0..heads {
-            let kh = h / (heads / kv_heads);
-            let scores: Vec<Option<f64>> = pos
-                .iter()
-                .enumerate()
-                .map(|(j, &pj)| {
-                    mask.allows(q_pos0 + r, pj).then(|| {
-                        (0..d).map(|i| q[(r * heads + h) * d + i] as f64 * k_all[j * kvw + kh * d + i] as f64).sum()
-                    })
-                })
-                .collect();
-            let m = scores.iter().flatten().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-            let z: f64 = scores.iter().flatten().map(|s| (s - m).exp()).sum();
-            for (j, s) in scores.iter().enumerate() {
-                if let Some(s) = s {
-                    let p = (s - m).exp() / z;
-                    for i in 0..d {
-                        out[(r * heads + h) * d + i] += p * v_all[j * kvw + kh * d + i] as f64;
-                    }
-                }
-            }
-        }
-    }
-    out
+    let keys: Vec<(usize, &[f32], &[f32])> =
+        pos.iter().enumerate().map(|(j, &pj)| (pj, &k_all[j * kvw..][..kvw], &v_all[j * kvw..][..kvw])).collect();
+    attention_reference(q, heads, kv_heads, d, &keys, |r, pj| mask.allows(q_pos0 + r, pj))
 }
 
 #[test]

@@ -2,52 +2,21 @@
 //! and axpy algorithm, in f64), over the masks and the geometries of the model and odd ones.
 
 use dgemma_backend::{AttnGeometry, Mask};
+use dgemma_test_support::{attention_reference, rel_err, values, values_scaled};
 
 use super::kernel::Kernel;
 use super::{attention_with, Seg};
 
-/// Deterministic pseudo-random values in [-amp, amp).
-fn values(n: usize, seed: u64, amp: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0) * amp
-        })
-        .collect()
-}
-
-/// The reference: for each row and head, f64 dots over the visible keys, softmax, weighted sum.
+/// The reference (for each row and head, f64 dots over the visible keys, softmax, weighted sum)
+/// over the keys of both segments in order.
 fn reference(q: &[f32], geo: AttnGeometry, segs: &[Seg<'_>; 2], mask: Mask) -> Vec<f64> {
-    let AttnGeometry { rows, heads, kv_heads, head_dim: d, q_pos0 } = geo;
+    let AttnGeometry { heads, kv_heads, head_dim: d, q_pos0, .. } = geo;
     let kv_w = kv_heads * d;
-    let mut out = vec![0f64; rows * heads * d];
-    for r in 0..rows {
-        for h in 0..heads {
-            let kh = h / (heads / kv_heads);
-            let qh = &q[(r * heads + h) * d..][..d];
-            let mut seen = Vec::new();
-            for s in segs {
-                for j in 0..s.len {
-                    if mask.allows(q_pos0 + r, s.pos0 + j) {
-                        let k = &s.k[j * kv_w + kh * d..][..d];
-                        let dot: f64 = qh.iter().zip(k).map(|(&a, &b)| a as f64 * b as f64).sum();
-                        seen.push((dot, &s.v[j * kv_w + kh * d..][..d]));
-                    }
-                }
-            }
-            let max = seen.iter().fold(f64::NEG_INFINITY, |m, &(x, _)| m.max(x));
-            let z: f64 = seen.iter().map(|&(x, _)| (x - max).exp()).sum();
-            let o = &mut out[(r * heads + h) * d..][..d];
-            for &(x, v) in &seen {
-                let p = (x - max).exp() / z;
-                for (oi, &vi) in o.iter_mut().zip(v) {
-                    *oi += p * vi as f64;
-                }
-            }
-        }
-    }
-    out
+    let keys: Vec<(usize, &[f32], &[f32])> = segs
+        .iter()
+        .flat_map(|s| (0..s.len).map(move |j| (s.pos0 + j, &s.k[j * kv_w..][..kv_w], &s.v[j * kv_w..][..kv_w])))
+        .collect();
+    attention_reference(q, heads, kv_heads, d, &keys, |r, pos| mask.allows(q_pos0 + r, pos))
 }
 
 /// One case: K/V of the cache and of the new rows, and the query.
@@ -67,9 +36,9 @@ impl Case {
         let q_pos0 = cache_pos0 + cache_len;
         Case {
             geo: AttnGeometry { rows, heads, kv_heads, head_dim: d, q_pos0 },
-            cache: (values(cache_len * kv_w, seed, amp), values(cache_len * kv_w, seed + 1, 1.0), cache_len, cache_pos0),
-            new: (values(rows * kv_w, seed + 2, amp), values(rows * kv_w, seed + 3, 1.0)),
-            q: values(rows * heads * d, seed + 4, amp),
+            cache: (values_scaled(cache_len * kv_w, seed, amp), values(cache_len * kv_w, seed + 1), cache_len, cache_pos0),
+            new: (values_scaled(rows * kv_w, seed + 2, amp), values(rows * kv_w, seed + 3)),
+            q: values_scaled(rows * heads * d, seed + 4, amp),
         }
     }
 
@@ -91,17 +60,6 @@ impl Case {
 
 fn kernels() -> Vec<Kernel> {
     [Kernel::Portable, Kernel::Fma, Kernel::Avx512].into_iter().filter(|k| k.available()).collect()
-}
-
-/// Largest error of any output vector relative to that vector's largest |value|.
-fn rel_err(got: &[f32], want: &[f64], d: usize) -> f64 {
-    got.chunks(d)
-        .zip(want.chunks(d))
-        .map(|(g, w)| {
-            let scale = w.iter().fold(1e-30f64, |m, x| m.max(x.abs()));
-            g.iter().zip(w).fold(0f64, |m, (&a, &b)| m.max((a as f64 - b).abs())) / scale
-        })
-        .fold(0.0, f64::max)
 }
 
 #[test]
