@@ -46,9 +46,10 @@ pub struct WgpuOptions {
     /// Use the portable shared-memory reductions even where subgroups are supported.
     pub no_subgroups: bool,
     /// Run products with more than 8 tokens on the one-row-per-thread kernel and the MoE on the
-    /// looped tile, instead of the tiled kernel with host-unrolled register tiles
-    /// (`matmul_tiled_unrolled.wgsl`, the default since it was checked on an NVIDIA H200: same
-    /// generated text, 1.4-1.6x faster per step on the L2 bench model; docs/gpu.md).
+    /// looped tile, instead of the tiled kernel with host-unrolled register tiles (both are
+    /// `matmul_tiled.wgsl` as filled by `tiled_source.rs`). The unrolled tiles are the default
+    /// since they were checked on an NVIDIA H200: same generated text, 1.4-1.6x faster per step
+    /// on the L2 bench model (docs/gpu.md).
     pub no_unrolled_tiles: bool,
 }
 

@@ -105,11 +105,7 @@ impl Kernel {
         match self {
             Kernel::Matmul(ty) => (weighted(ty, include_str!("shaders/matmul.wgsl")), "main"),
             Kernel::MatmulRows(ty) => (weighted(ty, include_str!("shaders/matmul_rows.wgsl")), "main"),
-            Kernel::MatmulTiled(ty, tj, false) => {
-                let body = format!("const TJ: u32 = {tj}u;\n{}", include_str!("shaders/matmul_tiled.wgsl"));
-                (weighted(ty, &body), "main")
-            }
-            Kernel::MatmulTiled(ty, tj, true) => (weighted(ty, &crate::tiled_source::unrolled_tiled(tj)), "main"),
+            Kernel::MatmulTiled(ty, tj, unrolled) => (weighted(ty, &crate::tiled_source::tiled(tj, unrolled)), "main"),
             Kernel::MatmulT(ty) => (weighted(ty, include_str!("shaders/matmul_t.wgsl")), "main"),
             Kernel::GetRows(ty) => (weighted(ty, include_str!("shaders/get_rows.wgsl")), "main"),
             Kernel::Add => (elementwise.into(), "add"),

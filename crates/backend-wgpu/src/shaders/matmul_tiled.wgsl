@@ -5,8 +5,11 @@
 // A 64-thread workgroup owns a 64-row × BN-token tile (BN = 8·TJ) of one item and walks the
 // columns 32 at a time: each thread decodes one row's 32-value chunk into workgroup memory (the
 // weights are read once per tile, not once per token), the tile's activations are staged beside
-// them, and each thread accumulates 8 rows × TJ tokens in registers. `TJ` is set by the host when
-// it composes the module.
+// them, and each thread accumulates 8 rows × TJ tokens. This is a template: tiled_source.rs sets
+// `TJ` and fills the `//@` lines with the per-thread part, either written out on named scalars
+// (the default: no array indexed by a loop variable, so the accumulators stay in registers on
+// drivers that do not unroll SPIR-V loops) or as loops over per-thread arrays
+// (`WgpuOptions::no_unrolled_tiles`). Both sum every output in the same order.
 
 struct Params {
     cols: u32,
@@ -47,6 +50,13 @@ fn item(i: u32) -> Item {
     return Item(lists[o], lists[o + 1u], lists[o + 2u], lists[o + 3u], lists[o + 4u]);
 }
 
+// Output (row r0 + r, token t) of the tile, if inside the item.
+fn put(it: Item, r0: u32, r: u32, t: u32, v: f32) {
+    if (t < it.tcnt && r0 + r < it.nrows) {
+        y[p.y_off + (it.t0 + t) * p.y_stride + it.y_col0 + r0 + r] = v;
+    }
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec3<u32>) {
     let it = item(wg.y);
@@ -60,19 +70,15 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
     let my_row = r0 + li;
     let has_row = my_row < it.nrows;
     let rb = (it.w_row0 + my_row) * p.row_bytes;
-    var acc: array<array<f32, TJ>, 8>;
+//@DECLS
     let nch = (p.cols + 31u) / 32u;
     for (var c = 0u; c < nch; c++) {
         // This thread's row chunk (zero past the item's rows).
         if (has_row) {
             let d = dq_chunk(rb, c, p.cols);
-            for (var k = 0u; k < 32u; k++) {
-                ws[k * BM + li] = d[k];
-            }
+//@STORE
         } else {
-            for (var k = 0u; k < 32u; k++) {
-                ws[k * BM + li] = 0.0;
-            }
+//@ZERO
         }
         // The tile's activations, 32 consecutive columns per token (coalesced reads).
         for (var i = li; i < BN * 32u; i += 64u) {
@@ -87,30 +93,9 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wg: vec
         }
         workgroupBarrier();
         for (var k = 0u; k < 32u; k++) {
-            var a: array<f32, 8>;
-            for (var i = 0u; i < 8u; i++) {
-                a[i] = ws[k * BM + tr + 8u * i];
-            }
-            for (var j = 0u; j < TJ; j++) {
-                let t = tt + 8u * j;
-                let b = xs[t * 32u + (k ^ (t & 31u))];
-                for (var i = 0u; i < 8u; i++) {
-                    acc[i][j] = fma(a[i], b, acc[i][j]);
-                }
-            }
+//@STEP
         }
         workgroupBarrier();
     }
-    for (var j = 0u; j < TJ; j++) {
-        let t = tt + 8u * j;
-        if (t < it.tcnt) {
-            let yb = p.y_off + (it.t0 + t) * p.y_stride + it.y_col0 + r0;
-            for (var i = 0u; i < 8u; i++) {
-                let r = tr + 8u * i;
-                if (r0 + r < it.nrows) {
-                    y[yb + r] = acc[i][j];
-                }
-            }
-        }
-    }
+//@OUTPUT
 }
