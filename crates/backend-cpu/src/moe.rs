@@ -10,13 +10,15 @@
 //! No task nests a parallel loop (an expert has ~16 rows: too few to split its tokens), each
 //! task's weight block (≤ 2 · 64 or 128 rows) stays in L2 while the expert's tokens pass, and
 //! every value is computed by one task in a fixed order, so the output does not depend on the
-//! thread count. Each task is one [`matmul_gather_block_on`] call, which gives the same bits as
-//! a whole-matrix product per token: the result equals per-expert `matmul` of the gathered rows.
+//! thread count. Each expert's token list is packed once per projection ([`PackedTokens`]) and
+//! each task is one [`matmul_packed_block_on`] call, which gives the same bits as a
+//! whole-matrix gather of those tokens: the result equals per-expert `matmul` of the gathered
+//! rows.
 
 use std::cell::RefCell;
 
 use dgemma_backend::MoeRoute;
-use dgemma_quant::kernels::{matmul_gather_block_on, Activations, Isa};
+use dgemma_quant::kernels::{matmul_packed_block_on, Activations, Isa, PackedTokens};
 use rayon::prelude::*;
 
 use crate::fast_math::{self, isa};
@@ -53,6 +55,8 @@ pub(crate) struct MoeScratch {
     acts_mid: Activations,
     /// `[rows · k, H]` weighted expert outputs, one per slot.
     slots: Vec<f32>,
+    /// Per active expert: its token list, packed once for all its row-block tasks.
+    packs: Vec<PackedTokens>,
 }
 
 thread_local! {
@@ -74,8 +78,10 @@ pub(crate) fn moe(gate_up: &CpuWeight<'_>, down: &CpuWeight<'_>, x: &[f32], rout
     s.mid.resize(n_slots * inter, 0.0);
     let mid = SyncPtr(s.mid.as_mut_ptr());
     let n_col_blocks = inter.div_ceil(GATE_COLS);
-    let (start, active, rows_of, acts_in) = (&s.start, &s.active, &s.rows_of, &s.acts_in);
+    pack_experts(&mut s.packs, &s.active, &s.start, &s.rows_of, &s.acts_in, kernel_isa);
+    let (start, active, rows_of, acts_in, packs) = (&s.start, &s.active, &s.rows_of, &s.acts_in, &s.packs);
     (0..active.len() * n_col_blocks).into_par_iter().for_each(|task| {
+        let pack = &packs[task / n_col_blocks];
         let e = active[task / n_col_blocks] as usize;
         let c0 = (task % n_col_blocks) * GATE_COLS;
         let bc = GATE_COLS.min(inter - c0);
@@ -86,8 +92,8 @@ pub(crate) fn moe(gate_up: &CpuWeight<'_>, down: &CpuWeight<'_>, x: &[f32], rout
             let (g, u) = buf.split_at_mut(m * bc);
             let gate_rows = rows_bytes(gate_up, e, c0, c0 + bc);
             let up_rows = rows_bytes(gate_up, e, inter + c0, inter + c0 + bc);
-            matmul_gather_block_on(kernel_isa, gate_up.ty, gate_rows, bc, acts_in, tokens, g).expect("shape checked at upload");
-            matmul_gather_block_on(kernel_isa, gate_up.ty, up_rows, bc, acts_in, tokens, u).expect("shape checked at upload");
+            matmul_packed_block_on(kernel_isa, gate_up.ty, gate_rows, bc, acts_in, pack, g).expect("shape checked at upload");
+            matmul_packed_block_on(kernel_isa, gate_up.ty, up_rows, bc, acts_in, pack, u).expect("shape checked at upload");
             for (i, (gi, ui)) in g.chunks_exact_mut(bc).zip(u.chunks_exact(bc)).enumerate() {
                 fast_math::gelu_mul(isa(), gi, ui);
                 let at = (start[e] + i) * inter + c0;
@@ -103,8 +109,10 @@ pub(crate) fn moe(gate_up: &CpuWeight<'_>, down: &CpuWeight<'_>, x: &[f32], rout
     s.slots.resize(n_slots * h, 0.0);
     let slots = SyncPtr(s.slots.as_mut_ptr());
     let n_row_blocks = h.div_ceil(DOWN_ROWS);
-    let (order, positions, acts_mid) = (&s.order, &s.positions, &s.acts_mid);
+    pack_experts(&mut s.packs, &s.active, &s.start, &s.positions, &s.acts_mid, kernel_isa);
+    let (order, positions, acts_mid, packs, active, start) = (&s.order, &s.positions, &s.acts_mid, &s.packs, &s.active, &s.start);
     (0..active.len() * n_row_blocks).into_par_iter().for_each(|task| {
+        let pack = &packs[task / n_row_blocks];
         let e = active[task / n_row_blocks] as usize;
         let r0 = (task % n_row_blocks) * DOWN_ROWS;
         let br = DOWN_ROWS.min(h - r0);
@@ -112,7 +120,7 @@ pub(crate) fn moe(gate_up: &CpuWeight<'_>, down: &CpuWeight<'_>, x: &[f32], rout
         BLOCK_OUT.with_borrow_mut(|buf| {
             buf.resize(tokens.len() * br, 0.0);
             let w = rows_bytes(down, e, r0, r0 + br);
-            matmul_gather_block_on(kernel_isa, down.ty, w, br, acts_mid, tokens, buf).expect("shape checked at upload");
+            matmul_packed_block_on(kernel_isa, down.ty, w, br, acts_mid, pack, buf).expect("shape checked at upload");
             for (yi, &slot) in buf.chunks_exact(br).zip(&order[start[e]..start[e + 1]]) {
                 let wgt = route.weights[slot as usize];
                 for (c, &v) in yi.iter().enumerate() {
@@ -131,6 +139,18 @@ pub(crate) fn moe(gate_up: &CpuWeight<'_>, down: &CpuWeight<'_>, x: &[f32], rout
             let src = &slots[(r * k + j) * h..(r * k + j + 1) * h];
             o.iter_mut().zip(src).for_each(|(a, b)| *a += b);
         }
+    });
+}
+
+/// Packs each active expert's token list (`tokens[start[e]..start[e + 1]]` of `acts`) once,
+/// experts in parallel, into `packs[i]` for the `i`-th active expert.
+fn pack_experts(packs: &mut Vec<PackedTokens>, active: &[u32], start: &[usize], tokens: &[usize], acts: &Activations, isa: Isa) {
+    if packs.len() < active.len() {
+        packs.resize_with(active.len(), PackedTokens::new);
+    }
+    packs[..active.len()].par_iter_mut().zip(active).for_each(|(pack, &e)| {
+        let e = e as usize;
+        pack.pack(isa, acts, &tokens[start[e]..start[e + 1]]).expect("token lists index the prepared rows");
     });
 }
 

@@ -126,7 +126,7 @@ pub fn matmul_prepared_on(
     acts: &Activations,
     y: &mut [f32],
 ) -> Result<(), KernelError> {
-    run(isa, ty, w, rows, acts, Tokens::All(acts.n()), y, Threads::Pool)
+    run(isa, ty, w, rows, acts, Tokens::All(acts.n()), None, y, Threads::Pool)
 }
 
 /// `Y = X[tokens] Wᵀ`: multiply only the prepared activation rows listed in `tokens` (in that
@@ -154,7 +154,7 @@ pub fn matmul_gather_on(
     y: &mut [f32],
 ) -> Result<(), KernelError> {
     check_tokens(acts, tokens)?;
-    run(isa, ty, w, rows, acts, Tokens::Listed(tokens), y, Threads::Pool)
+    run(isa, ty, w, rows, acts, Tokens::Listed(tokens), None, y, Threads::Pool)
 }
 
 /// [`matmul_gather_on`] for a block of weight rows, entirely on the calling thread (no rayon):
@@ -175,8 +175,86 @@ pub fn matmul_gather_block_on(
     y: &mut [f32],
 ) -> Result<(), KernelError> {
     check_tokens(acts, tokens)?;
-    run(isa, ty, w, rows, acts, Tokens::Listed(tokens), y, Threads::Caller)
+    run(isa, ty, w, rows, acts, Tokens::Listed(tokens), None, y, Threads::Caller)
 }
+
+/// A token list packed once for several [`matmul_packed_block_on`] calls: MoE runs each
+/// expert's tokens against many blocks of its weight rows, and packing them per block would
+/// cost as much as the block's product.
+#[derive(Default)]
+pub struct PackedTokens {
+    tokens: Vec<usize>,
+    /// The activations' weight type, instruction set and size when packed.
+    packed_for: Option<(Isa, GgmlType, usize, usize)>,
+    #[cfg(target_arch = "x86_64")]
+    lanes: Option<super::lanes::LaneActs>,
+}
+
+impl PackedTokens {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Packs activation rows `tokens` of `acts` (in that order, repeats allowed) for products
+    /// on `isa`, reusing this value's buffers.
+    pub fn pack(&mut self, isa: Isa, acts: &Activations, tokens: &[usize]) -> Result<(), KernelError> {
+        check_tokens(acts, tokens)?;
+        self.tokens.clear();
+        self.tokens.extend_from_slice(tokens);
+        let ty = acts.weight_type();
+        self.packed_for = Some((isa, ty, acts.n(), acts.cols()));
+        #[cfg(target_arch = "x86_64")]
+        {
+            if super::lanes::format(isa, ty, tokens.len()).is_some() {
+                let lanes = self.lanes.get_or_insert_with(Default::default);
+                lanes.pack(acts, tokens.len(), |i| tokens[i]);
+            } else if let Some(lanes) = &mut self.lanes {
+                lanes.n = 0;
+            }
+        }
+        Ok(())
+    }
+
+    /// The packed token indices.
+    pub fn tokens(&self) -> &[usize] {
+        &self.tokens
+    }
+
+    /// The lane-packed form, if this list was packed for the token-lane kernels.
+    #[cfg(target_arch = "x86_64")]
+    fn lanes(&self) -> Option<&super::lanes::LaneActs> {
+        self.lanes.as_ref().filter(|l| l.n == self.tokens.len() && l.n > 0)
+    }
+}
+
+/// [`matmul_gather_block_on`] with the token list packed beforehand by [`PackedTokens::pack`]
+/// from the same `acts` (same results, bit for bit).
+pub fn matmul_packed_block_on(
+    isa: Isa,
+    ty: GgmlType,
+    w: &[u8],
+    rows: usize,
+    acts: &Activations,
+    packed: &PackedTokens,
+    y: &mut [f32],
+) -> Result<(), KernelError> {
+    if packed.packed_for != Some((isa, acts.weight_type(), acts.n(), acts.cols())) && !packed.tokens.is_empty() {
+        return Err(KernelError::ActivationMismatch { prepared: acts.weight_type(), ty });
+    }
+    check_tokens(acts, &packed.tokens)?;
+    #[cfg(target_arch = "x86_64")]
+    let prepacked = packed.lanes();
+    #[cfg(not(target_arch = "x86_64"))]
+    let prepacked = None;
+    run(isa, ty, w, rows, acts, Tokens::Listed(&packed.tokens), prepacked, y, Threads::Caller)
+}
+
+/// Activations already packed for the token-lane kernels, if the caller has them.
+#[cfg(target_arch = "x86_64")]
+type Prepacked<'a> = Option<&'a super::lanes::LaneActs>;
+#[cfg(not(target_arch = "x86_64"))]
+type Prepacked<'a> = Option<&'a ()>;
 
 /// Fails unless every token index is a prepared activation row.
 fn check_tokens(acts: &Activations, tokens: &[usize]) -> Result<(), KernelError> {
@@ -230,6 +308,7 @@ fn run(
     rows: usize,
     acts: &Activations,
     tokens: Tokens<'_>,
+    prepacked: Prepacked<'_>,
     y: &mut [f32],
     threads: Threads,
 ) -> Result<(), KernelError> {
@@ -250,6 +329,11 @@ fn run(
     let kernels = Kernels::new(isa, ty)?;
     if row_bytes == 0 {
         y.fill(0.0);
+        return Ok(());
+    }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(fmt) = super::lanes::format(isa, ty, n) {
+        run_lanes(&fmt, w, row_bytes, rows, acts, tokens, prepacked, y, threads);
         return Ok(());
     }
     match threads {
@@ -320,6 +404,56 @@ fn run_batch(
         // writes output rows r0..r0 + block (see `SharedOut`).
         unsafe { run_block(kernels, wc, row_bytes, acts, tokens, out, rows, blk * block) };
     });
+}
+
+/// A batch on the token-lane kernels ([`super::lanes`]): the activations are packed once per
+/// call, then row blocks run as in [`run_batch`] (or all on the calling thread).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn run_lanes(
+    fmt: &super::lanes::Format,
+    w: &[u8],
+    row_bytes: usize,
+    rows: usize,
+    acts: &Activations,
+    tokens: Tokens<'_>,
+    prepacked: Prepacked<'_>,
+    y: &mut [f32],
+    threads: Threads,
+) {
+    use super::lanes::{run_block, LaneActs};
+    let n = tokens.len();
+    let cols = acts.cols();
+    let out = SharedOut { ptr: y.as_mut_ptr(), len: y.len() };
+    match threads {
+        Threads::Pool => {
+            let mut packed = LaneActs::default();
+            packed.pack(acts, n, |i| tokens.get(i));
+            let block = (rows / (4 * rayon::current_num_threads())).clamp(MATMUL_ROW_BLOCK_MIN, MATMUL_ROW_BLOCK_MAX) & !3;
+            w.par_chunks(block * row_bytes).enumerate().for_each(|(blk, wc)| {
+                // SAFETY: `fmt` came from `lanes::format` for `ty`, `packed` from `acts`; task
+                // `blk` alone writes rows blk * block.. of `y`, which is `n * rows` long.
+                unsafe { run_block(fmt, wc, row_bytes, cols, &packed, |i, r, v| out.write(i * rows + blk * block + r, v)) };
+            });
+        }
+        Threads::Caller if prepacked.is_some() => {
+            let packed = prepacked.expect("checked");
+            // SAFETY: as above, all on this thread; `packed` was packed from `acts`.
+            unsafe { run_block(fmt, w, row_bytes, cols, packed, |i, r, v| out.write(i * rows + r, v)) };
+        }
+        Threads::Caller => LANE_ACTS.with_borrow_mut(|packed| {
+            packed.pack(acts, n, |i| tokens.get(i));
+            // SAFETY: as above, all on this thread.
+            unsafe { run_block(fmt, w, row_bytes, cols, packed, |i, r, v| out.write(i * rows + r, v)) };
+        }),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+thread_local! {
+    /// Per thread: the packed activations of the current [`matmul_gather_block_on`] call,
+    /// reused so that the many small MoE products do not allocate.
+    static LANE_ACTS: std::cell::RefCell<super::lanes::LaneActs> = std::cell::RefCell::new(Default::default());
 }
 
 /// The kernels of one (instruction set, weight type) pair: one-token, and where they exist the

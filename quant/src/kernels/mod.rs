@@ -38,6 +38,8 @@ mod activations;
 mod aarch64_neon;
 mod driver;
 mod isa;
+#[cfg(target_arch = "x86_64")]
+mod lanes;
 mod scalar;
 mod table;
 #[cfg(target_arch = "x86_64")]
@@ -49,10 +51,12 @@ mod x86_avx512_k;
 
 pub use activations::{Activations, BlockQ8Act};
 pub use driver::{
-    dot_row, dot_row_on, matmul, matmul_gather, matmul_gather_block_on, matmul_gather_on, matmul_on, matmul_prepared,
-    matmul_prepared_on, matvec, matvec_on,
+    dot_row, dot_row_on, matmul, matmul_gather, matmul_gather_block_on, matmul_gather_on, matmul_on, matmul_packed_block_on,
+    matmul_prepared, matmul_prepared_on, matvec, matvec_on, PackedTokens,
 };
 pub use isa::{Isa, ISA_ENV};
+#[cfg(target_arch = "x86_64")]
+pub use lanes::LANES_ENV;
 
 pub use crate::blocks::BlockQ8K;
 use crate::types::GgmlType;
@@ -97,6 +101,20 @@ pub const SUPPORTED_TYPES: [GgmlType; 11] = [
     GgmlType::Q5_K,
     GgmlType::Q6_K,
 ];
+
+/// Whether a batch of `n` tokens on `isa` with weights of type `ty` runs on the token-lane
+/// kernels (AVX-512 VNNI, quantized types, `n >= 8`). Their results differ from the row-lane
+/// kernels' (every smaller batch, [`matvec`]) by f32 rounding only; within each kind, a
+/// (row, token) result does not depend on the rest of the batch or the thread count.
+pub fn token_lanes(isa: Isa, ty: GgmlType, n: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return lanes::format(isa, ty, n).is_some();
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (isa, ty, n);
+        false
+    }
+}
 
 /// Whether [`matvec`] / [`matmul`] accept weights of type `ty`.
 pub fn is_supported(ty: GgmlType) -> bool {

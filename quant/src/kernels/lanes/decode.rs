@@ -1,0 +1,219 @@
+//! Weight rows decoded for the token-lane kernels: one unsigned code byte per value, and per
+//! sub-block (the values that share one scale) an f32 scale and, for formats with a minimum, an
+//! f32 offset. Value `j` of sub-block `s` is `scale[s] * (code[j] - K) + offset[s]`, with the
+//! format's constant `K` (e.g. 128 for Q8_0, whose signed bytes are stored as `q + 128`).
+//!
+//! Every decoder writes exactly what [`crate::formats`]' dequantizers compute, factored this
+//! way (tested in `tests.rs`); the kernels then work on bytes and never on the packed bits.
+
+use std::arch::x86_64::*;
+
+use crate::kernels::x86_avx2::{bit_mask32, load256, load_f16, nibbles32, unpack_scales_k4};
+use crate::types::GgmlType;
+
+/// How one weight type is decoded and what the kernels need to know about it.
+#[derive(Clone, Copy)]
+pub(crate) struct Format {
+    /// Values per sub-block (one scale each): 32, or 16 for Q6_K.
+    pub(crate) sub: usize,
+    /// Sub-blocks per activation block (the span of one activation scale): 1 for the 32-value
+    /// formats (Q8_0 activations), `256 / sub` for the K formats (Q8_K activations).
+    pub(crate) subs_per_act_block: usize,
+    /// `K`: the code that stands for zero (`value = scale * (code - K) + offset`).
+    pub(crate) zero_code: i32,
+    /// Whether sub-blocks carry an offset (Q4_1, Q5_1, Q4_K, Q5_K).
+    pub(crate) has_offset: bool,
+    /// Bytes per weight block.
+    block_bytes: usize,
+    /// Values per weight block.
+    block_values: usize,
+    /// Decodes one weight block: `values` codes, `values / sub` scales and offsets.
+    decode_block: unsafe fn(b: *const u8, codes: *mut u8, scale: *mut f32, offset: *mut f32),
+}
+
+impl Format {
+    /// The decoding of `ty`, if the token-lane kernels handle it.
+    pub(crate) fn of(ty: GgmlType) -> Option<Format> {
+        use GgmlType::*;
+        let q8 = |block_bytes, zero_code, has_offset, decode_block| Format {
+            sub: 32,
+            subs_per_act_block: 1,
+            zero_code,
+            has_offset,
+            block_bytes,
+            block_values: 32,
+            decode_block,
+        };
+        Some(match ty {
+            Q8_0 => q8(34, 128, false, decode_q8_0 as _),
+            Q4_0 => q8(18, 8, false, decode_q4_0 as _),
+            Q5_0 => q8(22, 16, false, decode_q5_0 as _),
+            Q4_1 => q8(20, 0, true, decode_q4_1 as _),
+            Q5_1 => q8(24, 0, true, decode_q5_1 as _),
+            Q4_K | Q5_K => Format {
+                sub: 32,
+                subs_per_act_block: 8,
+                zero_code: 0,
+                has_offset: true,
+                block_bytes: if ty == Q4_K { 144 } else { 176 },
+                block_values: 256,
+                decode_block: if ty == Q4_K { decode_q4_k as _ } else { decode_q5_k as _ },
+            },
+            Q6_K => Format {
+                sub: 16,
+                subs_per_act_block: 16,
+                zero_code: 32,
+                has_offset: false,
+                block_bytes: 210,
+                block_values: 256,
+                decode_block: decode_q6_k as _,
+            },
+            _ => return None,
+        })
+    }
+
+    /// Decodes one weight row of `cols` values into `codes[..cols]`, `scale[..cols / sub]`
+    /// and (if [`Format::has_offset`]) `offset[..cols / sub]`.
+    ///
+    /// # Safety
+    /// AVX2, FMA and F16C are available; `row` holds `cols / block_values` blocks.
+    pub(crate) unsafe fn decode_row(&self, row: &[u8], cols: usize, codes: &mut [u8], scale: &mut [f32], offset: &mut [f32]) {
+        let nb = cols / self.block_values;
+        let subs = self.block_values / self.sub;
+        assert!(row.len() >= nb * self.block_bytes, "weight row shorter than its width");
+        assert!(codes.len() >= cols && scale.len() >= nb * subs && offset.len() >= nb * subs, "tile too small");
+        for i in 0..nb {
+            unsafe {
+                (self.decode_block)(
+                    row.as_ptr().add(i * self.block_bytes),
+                    codes.as_mut_ptr().add(i * self.block_values),
+                    scale.as_mut_ptr().add(i * subs),
+                    offset.as_mut_ptr().add(i * subs),
+                )
+            };
+        }
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn store256(p: *mut u8, v: __m256i) {
+    unsafe { _mm256_storeu_si256(p as *mut __m256i, v) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn decode_q8_0(b: *const u8, codes: *mut u8, scale: *mut f32, _offset: *mut f32) {
+    unsafe {
+        *scale = load_f16(b);
+        store256(codes, _mm256_xor_si256(load256(b.add(2)), _mm256_set1_epi8(-128)));
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn decode_q4_0(b: *const u8, codes: *mut u8, scale: *mut f32, _offset: *mut f32) {
+    unsafe {
+        *scale = load_f16(b);
+        store256(codes, nibbles32(b.add(2)));
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn decode_q5_0(b: *const u8, codes: *mut u8, scale: *mut f32, _offset: *mut f32) {
+    unsafe {
+        *scale = load_f16(b);
+        let high = bit_mask32((b.add(2) as *const u32).read_unaligned());
+        store256(codes, _mm256_or_si256(nibbles32(b.add(6)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))));
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn decode_q4_1(b: *const u8, codes: *mut u8, scale: *mut f32, offset: *mut f32) {
+    unsafe {
+        *scale = load_f16(b);
+        *offset = load_f16(b.add(2));
+        store256(codes, nibbles32(b.add(4)));
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn decode_q5_1(b: *const u8, codes: *mut u8, scale: *mut f32, offset: *mut f32) {
+    unsafe {
+        *scale = load_f16(b);
+        *offset = load_f16(b.add(2));
+        let high = bit_mask32((b.add(4) as *const u32).read_unaligned());
+        store256(codes, _mm256_or_si256(nibbles32(b.add(8)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))));
+    }
+}
+
+/// Q4_K / Q5_K: sub-block `j` (32 values) has scale `d * sc[j]` and offset `-dmin * m[j]`;
+/// chunk `c` of 32 packed bytes holds sub-block `2c` in its low nibbles and `2c + 1` in its
+/// high ones; Q5_K's fifth bits for chunk `c` are bits `2c` / `2c + 1` of `qh[l]`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn decode_k4_like(b: *const u8, qs_at: usize, qh_at: Option<usize>, codes: *mut u8, scale: *mut f32, offset: *mut f32) {
+    unsafe {
+        let (d, dmin) = (load_f16(b), load_f16(b.add(2)));
+        let (scales, mins) = unpack_scales_k4(&*(b.add(4) as *const [u8; 12]));
+        for j in 0..8 {
+            *scale.add(j) = d * ((scales >> (8 * j)) & 0xFF) as f32;
+            *offset.add(j) = -(dmin * ((mins >> (8 * j)) & 0xFF) as f32);
+        }
+        let low4 = _mm256_set1_epi8(0x0F);
+        let one = _mm256_set1_epi8(1);
+        let mut high = match qh_at {
+            Some(at) => load256(b.add(at)),
+            None => _mm256_setzero_si256(),
+        };
+        for c in 0..4 {
+            let q4 = load256(b.add(qs_at + 32 * c));
+            let mut lo = _mm256_and_si256(q4, low4);
+            let mut hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
+            if qh_at.is_some() {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(high, one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 1), one), 4));
+                high = _mm256_srli_epi16(high, 2);
+            }
+            store256(codes.add(64 * c), lo);
+            store256(codes.add(64 * c + 32), hi);
+        }
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn decode_q4_k(b: *const u8, codes: *mut u8, scale: *mut f32, offset: *mut f32) {
+    unsafe { decode_k4_like(b, 16, None, codes, scale, offset) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn decode_q5_k(b: *const u8, codes: *mut u8, scale: *mut f32, offset: *mut f32) {
+    unsafe { decode_k4_like(b, 48, Some(16), codes, scale, offset) }
+}
+
+/// Q6_K: in half `h` (128 values), group `g` (32 values) takes its low four bits from
+/// `ql[64h + 32(g & 1)..]` (low nibbles for g < 2, high for g >= 2) and its top two from bits
+/// `2g..2g + 2` of `qh[32h..]`; sub-block `j` (16 values) has scale `d * sc[j]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn decode_q6_k(b: *const u8, codes: *mut u8, scale: *mut f32, _offset: *mut f32) {
+    unsafe {
+        let d = load_f16(b.add(208));
+        for j in 0..16 {
+            *scale.add(j) = d * (*(b.add(192 + j) as *const i8)) as f32;
+        }
+        let low4 = _mm256_set1_epi8(0x0F);
+        let top2 = _mm256_set1_epi8(0x30);
+        for half in 0..2 {
+            let h = load256(b.add(128 + 32 * half));
+            for g in 0..4 {
+                let l = load256(b.add(64 * half + 32 * (g & 1)));
+                let l = if g < 2 { l } else { _mm256_srli_epi16(l, 4) };
+                let hg = match g {
+                    0 => _mm256_slli_epi16(h, 4),
+                    1 => _mm256_slli_epi16(h, 2),
+                    2 => h,
+                    _ => _mm256_srli_epi16(h, 2),
+                };
+                store256(codes.add(128 * half + 32 * g), _mm256_or_si256(_mm256_and_si256(l, low4), _mm256_and_si256(hg, top2)));
+            }
+        }
+    }
+}
