@@ -24,15 +24,14 @@ pub(crate) use pack::LaneActs;
 
 use super::Isa;
 use crate::types::GgmlType;
-use x86_avx512::{panel, Tile};
+use x86_avx512::{panel, LaneVec, Tile, Ymm, Zmm};
 
 /// Tokens from which a batch takes the token-lane kernels: below a full group the padding
 /// lanes cost more than the row-lane kernels' float work.
 pub(crate) const MIN_TOKENS: usize = 8;
-/// Weight rows per micro-kernel call.
-const ROWS: usize = 2;
-/// Token groups per micro-kernel call (`ROWS * GROUPS` integer and float accumulators).
-const GROUPS: usize = 2;
+/// Weight rows per micro-kernel call (with two 16-token vectors: 8 integer and 8 float
+/// accumulators).
+const ROWS: usize = 4;
 
 /// Environment variable that turns the token-lane kernels off (`0`), for comparing them with
 /// the row-lane kernels end to end. Read once per process.
@@ -101,49 +100,49 @@ pub(crate) unsafe fn run_block(
             }
             let tile = Tile { codes: &buf.codes, stride: cols, scale: &buf.scale, offset: &buf.offset, subs };
             let valid_rows = ROWS.min(rows - p);
-            let groups = acts.groups();
-            let mut g = 0;
-            while g < groups {
-                let step = if g + GROUPS <= groups { GROUPS } else { 1 };
-                let mut emit = |r: usize, t: usize, lanes: &[f32; pack::LANES]| {
-                    for (lane, &v) in lanes.iter().enumerate() {
-                        let i = (g + t) * pack::LANES + lane;
-                        if r < valid_rows && i < acts.n {
-                            write(i, p + r, v);
-                        }
+            let mut out = [[0f32; 32]; ROWS];
+            let mut t0 = 0;
+            while t0 < acts.n {
+                let left = acts.n - t0;
+                // Two 16-token vectors where 32 tokens are left, else two or one of eight (each
+                // lane costs the same, so a short tail takes the narrow form; per lane both
+                // widths give the same bits).
+                // SAFETY: the tile holds ROWS decoded rows of `cols`; tokens t0.. are packed.
+                let width = unsafe {
+                    if left >= 32 {
+                        dispatch::<Zmm, 2>(fmt, &tile, acts, t0, &mut out)
+                    } else if left > 8 {
+                        dispatch::<Ymm, 2>(fmt, &tile, acts, t0, &mut out)
+                    } else {
+                        dispatch::<Ymm, 1>(fmt, &tile, acts, t0, &mut out)
                     }
                 };
-                // SAFETY: the tile holds ROWS decoded rows of `cols`; groups g..g + step exist.
-                unsafe {
-                    if step == GROUPS {
-                        for (r, row) in dispatch::<GROUPS>(fmt, &tile, acts, g).iter().enumerate() {
-                            row.iter().enumerate().for_each(|(t, l)| emit(r, t, l));
-                        }
-                    } else {
-                        for (r, row) in dispatch::<1>(fmt, &tile, acts, g).iter().enumerate() {
-                            row.iter().enumerate().for_each(|(t, l)| emit(r, t, l));
-                        }
+                for (r, row) in out.iter().enumerate().take(valid_rows) {
+                    for (k, &v) in row.iter().enumerate().take(width.min(left)) {
+                        write(t0 + k, p + r, v);
                     }
                 }
-                g += step;
+                t0 += width;
             }
         }
     });
 }
 
-/// The micro-kernel instance for the format's sub-block size, zero code and offsets.
+/// The micro-kernel instance for the format's sub-block size, zero code and offsets; returns
+/// the tokens it covered (`T * V::LANES`).
 ///
 /// # Safety
 /// As [`panel`].
 #[inline]
-unsafe fn dispatch<const T: usize>(fmt: &Format, tile: &Tile<'_>, acts: &LaneActs, g: usize) -> [[[f32; pack::LANES]; T]; ROWS] {
+unsafe fn dispatch<V: LaneVec, const T: usize>(fmt: &Format, tile: &Tile<'_>, acts: &LaneActs, t0: usize, out: &mut [[f32; 32]; ROWS]) -> usize {
     let (k, spa) = (fmt.zero_code, fmt.subs_per_act_block);
     unsafe {
         match (fmt.sub, k != 0, fmt.has_offset) {
-            (32, true, false) => panel::<ROWS, T, 8, true, false>(tile, acts, k, spa, g),
-            (32, false, true) => panel::<ROWS, T, 8, false, true>(tile, acts, k, spa, g),
-            (16, true, false) => panel::<ROWS, T, 4, true, false>(tile, acts, k, spa, g),
+            (32, true, false) => panel::<V, ROWS, T, 8, true, false>(tile, acts, k, spa, t0, out),
+            (32, false, true) => panel::<V, ROWS, T, 8, false, true>(tile, acts, k, spa, t0, out),
+            (16, true, false) => panel::<V, ROWS, T, 4, true, false>(tile, acts, k, spa, t0, out),
             _ => unreachable!("Format::of yields no other combination"),
         }
     }
+    T * V::LANES
 }

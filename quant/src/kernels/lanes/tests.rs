@@ -88,13 +88,16 @@ fn decoded_rows_reproduce_the_dequantizer() {
 }
 
 /// A token's results are the same bits whatever else is in the batch: another order, repeats,
-/// another batch size (all >= 8), a gather, or a list packed once for several blocks.
+/// another batch size (all >= 8), another vector width, a gather, or a list packed once for
+/// several blocks.
 #[test]
 fn results_do_not_depend_on_the_rest_of_the_batch() {
     if !avx512() {
         return;
     }
-    let (rows, n) = (13, 27);
+    // 45 tokens: the first 32 on 16-token vectors, the rest (and every list below) on 8-token
+    // ones, so the comparison also crosses vector widths.
+    let (rows, n) = (13, 45);
     for ty in LANE_TYPES {
         let cols = if ty.block_size() == 256 { 768 } else { 320 };
         let w = quantized(ty, rows, cols, 3 + ty as u64);
@@ -102,7 +105,7 @@ fn results_do_not_depend_on_the_rest_of_the_batch() {
         let mut full = vec![f32::NAN; n * rows];
         matmul_on(Isa::Avx512, ty, &w, rows, cols, &x, n, &mut full).unwrap();
         let acts = Activations::quantize(ty, &x, n, cols).unwrap();
-        let list = [26, 3, 3, 0, 14, 9, 9, 9, 21, 5, 12];
+        let list = [26, 3, 3, 0, 44, 9, 9, 9, 21, 5, 37];
         let mut gathered = vec![f32::NAN; list.len() * rows];
         matmul_gather_on(Isa::Avx512, ty, &w, rows, &acts, &list, &mut gathered).unwrap();
         let mut packed = PackedTokens::new();
