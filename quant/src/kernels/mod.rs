@@ -23,7 +23,15 @@
 //! * [`matmul_gather`]: the MoE step, prepared batch x a token subset x one expert's rows
 //!   (an expert's rows are a contiguous byte range of the 3-D tensor).
 //! * [`matmul_gather_block_on`]: one block of weight rows of a gather on the calling thread,
-//!   for callers that schedule many small products as one flat parallel loop.
+//!   for callers that schedule many small products as one flat parallel loop;
+//!   [`PackedTokens`] + [`matmul_packed_block_on`] do the same with the token list packed once
+//!   for all the blocks.
+//!
+//! Two kernel families: the row-lane kernels (a block's values in the vector lanes, one f32
+//! conversion per block and token; every ISA, every batch) and, for batches of at least 8
+//! tokens on AVX-512 VNNI, the token-lane kernels (`lanes/`: tokens in the lanes, weights
+//! decoded once per panel of rows, one f32 conversion per sub-block for 8-16 tokens). See
+//! [`token_lanes`]; the two differ by f32 rounding only.
 //! * [`dot_row`]: a single row.
 //!
 //! Each has an `*_on(isa, ..)` twin that forces an instruction set ([`Isa::Scalar`] for the
