@@ -58,105 +58,69 @@ pub(crate) struct Zmm;
 /// 8 tokens per 256-bit vector.
 pub(crate) struct Ymm;
 
-impl LaneVec for Zmm {
-    const LANES: usize = 16;
-    type I = __m512i;
-    type F = __m512;
-    #[inline(always)]
-    unsafe fn zero_i() -> __m512i {
-        unsafe { _mm512_setzero_si512() }
-    }
-    #[inline(always)]
-    unsafe fn zero_f() -> __m512 {
-        unsafe { _mm512_setzero_ps() }
-    }
-    #[inline(always)]
-    unsafe fn load_i(p: *const i32) -> __m512i {
-        unsafe { _mm512_loadu_si512(p as *const __m512i) }
-    }
-    #[inline(always)]
-    unsafe fn load_f(p: *const f32) -> __m512 {
-        unsafe { _mm512_loadu_ps(p) }
-    }
-    #[inline(always)]
-    unsafe fn splat_i(x: i32) -> __m512i {
-        unsafe { _mm512_set1_epi32(x) }
-    }
-    #[inline(always)]
-    unsafe fn splat_f(x: f32) -> __m512 {
-        unsafe { _mm512_set1_ps(x) }
-    }
-    #[inline(always)]
-    unsafe fn dpbusd(acc: __m512i, u: __m512i, s: __m512i) -> __m512i {
-        unsafe { _mm512_dpbusd_epi32(acc, u, s) }
-    }
-    #[inline(always)]
-    unsafe fn mullo(a: __m512i, b: __m512i) -> __m512i {
-        unsafe { _mm512_mullo_epi32(a, b) }
-    }
-    #[inline(always)]
-    unsafe fn to_f(a: __m512i) -> __m512 {
-        unsafe { _mm512_cvtepi32_ps(a) }
-    }
-    #[inline(always)]
-    unsafe fn fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
-        unsafe { _mm512_fmadd_ps(a, b, c) }
-    }
-    #[inline(always)]
-    unsafe fn store_f(v: __m512, p: *mut f32) {
-        unsafe { _mm512_storeu_ps(p, v) }
-    }
+/// Implements [`LaneVec`] for a width from its intrinsics (the same operations, in the order
+/// of the trait's methods).
+macro_rules! lane_vec {
+    ($name:ty, $lanes:expr, $i:ty, $f:ty, $zero_i:ident, $zero_f:ident, $load_i:ident, $load_f:ident,
+     $splat_i:ident, $splat_f:ident, $dpbusd:ident, $mullo:ident, $to_f:ident, $fmadd:ident, $store_f:ident) => {
+        impl LaneVec for $name {
+            const LANES: usize = $lanes;
+            type I = $i;
+            type F = $f;
+            #[inline(always)]
+            unsafe fn zero_i() -> $i {
+                unsafe { $zero_i() }
+            }
+            #[inline(always)]
+            unsafe fn zero_f() -> $f {
+                unsafe { $zero_f() }
+            }
+            #[inline(always)]
+            unsafe fn load_i(p: *const i32) -> $i {
+                unsafe { $load_i(p as *const $i) }
+            }
+            #[inline(always)]
+            unsafe fn load_f(p: *const f32) -> $f {
+                unsafe { $load_f(p) }
+            }
+            #[inline(always)]
+            unsafe fn splat_i(x: i32) -> $i {
+                unsafe { $splat_i(x) }
+            }
+            #[inline(always)]
+            unsafe fn splat_f(x: f32) -> $f {
+                unsafe { $splat_f(x) }
+            }
+            #[inline(always)]
+            unsafe fn dpbusd(acc: $i, u: $i, s: $i) -> $i {
+                unsafe { $dpbusd(acc, u, s) }
+            }
+            #[inline(always)]
+            unsafe fn mullo(a: $i, b: $i) -> $i {
+                unsafe { $mullo(a, b) }
+            }
+            #[inline(always)]
+            unsafe fn to_f(a: $i) -> $f {
+                unsafe { $to_f(a) }
+            }
+            #[inline(always)]
+            unsafe fn fmadd(a: $f, b: $f, c: $f) -> $f {
+                unsafe { $fmadd(a, b, c) }
+            }
+            #[inline(always)]
+            unsafe fn store_f(v: $f, p: *mut f32) {
+                unsafe { $store_f(p, v) }
+            }
+        }
+    };
 }
 
-impl LaneVec for Ymm {
-    const LANES: usize = 8;
-    type I = __m256i;
-    type F = __m256;
-    #[inline(always)]
-    unsafe fn zero_i() -> __m256i {
-        unsafe { _mm256_setzero_si256() }
-    }
-    #[inline(always)]
-    unsafe fn zero_f() -> __m256 {
-        unsafe { _mm256_setzero_ps() }
-    }
-    #[inline(always)]
-    unsafe fn load_i(p: *const i32) -> __m256i {
-        unsafe { _mm256_loadu_si256(p as *const __m256i) }
-    }
-    #[inline(always)]
-    unsafe fn load_f(p: *const f32) -> __m256 {
-        unsafe { _mm256_loadu_ps(p) }
-    }
-    #[inline(always)]
-    unsafe fn splat_i(x: i32) -> __m256i {
-        unsafe { _mm256_set1_epi32(x) }
-    }
-    #[inline(always)]
-    unsafe fn splat_f(x: f32) -> __m256 {
-        unsafe { _mm256_set1_ps(x) }
-    }
-    #[inline(always)]
-    unsafe fn dpbusd(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
-        unsafe { _mm256_dpbusd_epi32(acc, u, s) }
-    }
-    #[inline(always)]
-    unsafe fn mullo(a: __m256i, b: __m256i) -> __m256i {
-        unsafe { _mm256_mullo_epi32(a, b) }
-    }
-    #[inline(always)]
-    unsafe fn to_f(a: __m256i) -> __m256 {
-        unsafe { _mm256_cvtepi32_ps(a) }
-    }
-    #[inline(always)]
-    unsafe fn fmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
-        unsafe { _mm256_fmadd_ps(a, b, c) }
-    }
-    #[inline(always)]
-    unsafe fn store_f(v: __m256, p: *mut f32) {
-        unsafe { _mm256_storeu_ps(p, v) }
-    }
-}
+lane_vec!(Zmm, 16, __m512i, __m512, _mm512_setzero_si512, _mm512_setzero_ps, _mm512_loadu_si512, _mm512_loadu_ps,
+    _mm512_set1_epi32, _mm512_set1_ps, _mm512_dpbusd_epi32, _mm512_mullo_epi32, _mm512_cvtepi32_ps, _mm512_fmadd_ps,
+    _mm512_storeu_ps);
+lane_vec!(Ymm, 8, __m256i, __m256, _mm256_setzero_si256, _mm256_setzero_ps, _mm256_loadu_si256, _mm256_loadu_ps,
+    _mm256_set1_epi32, _mm256_set1_ps, _mm256_dpbusd_epi32, _mm256_mullo_epi32, _mm256_cvtepi32_ps, _mm256_fmadd_ps,
+    _mm256_storeu_ps);
 
 /// `R` tile rows against `T` vectors of `V::LANES` tokens starting at packed token `t0` (a
 /// multiple of `V::LANES`); returns `out[r][t * V::LANES + lane]`.
