@@ -27,15 +27,20 @@ pub(crate) struct Format {
     block_bytes: usize,
     /// Values per weight block.
     block_values: usize,
-    /// Decodes one weight block: `values` codes, `values / sub` scales and offsets.
+    /// Decodes one weight block: `values` codes and, for the K formats, `values / sub` scales
+    /// and offsets.
     decode_block: unsafe fn(b: *const u8, codes: *mut u8, scale: *mut f32, offset: *mut f32),
+    /// 32-value formats: the byte offsets in a block of its binary16 scale and offset, which
+    /// [`Format::decode_row`] converts eight blocks at a time.
+    f16_scale_at: Option<usize>,
+    f16_offset_at: Option<usize>,
 }
 
 impl Format {
     /// The decoding of `ty`, if the token-lane kernels handle it.
     pub(crate) fn of(ty: GgmlType) -> Option<Format> {
         use GgmlType::*;
-        let q8 = |block_bytes, zero_code, has_offset, decode_block| Format {
+        let q8 = |block_bytes, zero_code, has_offset: bool, decode_block| Format {
             sub: 32,
             subs_per_act_block: 1,
             zero_code,
@@ -43,6 +48,8 @@ impl Format {
             block_bytes,
             block_values: 32,
             decode_block,
+            f16_scale_at: Some(0),
+            f16_offset_at: has_offset.then_some(2),
         };
         Some(match ty {
             Q8_0 => q8(34, 128, false, decode_q8_0 as _),
@@ -58,6 +65,8 @@ impl Format {
                 block_bytes: if ty == Q4_K { 144 } else { 176 },
                 block_values: 256,
                 decode_block: if ty == Q4_K { decode_q4_k as _ } else { decode_q5_k as _ },
+                f16_scale_at: None,
+                f16_offset_at: None,
             },
             Q6_K => Format {
                 sub: 16,
@@ -67,6 +76,8 @@ impl Format {
                 block_bytes: 210,
                 block_values: 256,
                 decode_block: decode_q6_k as _,
+                f16_scale_at: None,
+                f16_offset_at: None,
             },
             _ => return None,
         })
@@ -92,6 +103,41 @@ impl Format {
                 )
             };
         }
+        for (at, out) in [(self.f16_scale_at, scale), (self.f16_offset_at, offset)] {
+            if let Some(at) = at {
+                // SAFETY: F16C is available (caller); the row holds `nb` blocks.
+                unsafe { convert_f16s(row, nb, self.block_bytes, at, out) };
+            }
+        }
+    }
+}
+
+/// `out[i]` = the binary16 at byte `at` of block `i` (of `block_bytes`) of `row`, for `nb`
+/// blocks, eight per `vcvtph2ps` (exact, like the scalar conversion).
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn convert_f16s(row: &[u8], nb: usize, block_bytes: usize, at: usize, out: &mut [f32]) {
+    for i0 in (0..nb).step_by(8) {
+        let len = 8.min(nb - i0);
+        let mut h = [0u16; 8];
+        for (k, hk) in h.iter_mut().enumerate().take(len) {
+            let b = (i0 + k) * block_bytes + at;
+            *hk = u16::from_le_bytes([row[b], row[b + 1]]);
+        }
+        let mut f = [0f32; 8];
+        unsafe { _mm256_storeu_ps(f.as_mut_ptr(), _mm256_cvtph_ps(_mm_loadu_si128(h.as_ptr() as *const __m128i))) };
+        out[i0..i0 + len].copy_from_slice(&f[..len]);
+    }
+}
+
+/// `out[0..8] = k * bytes[0..8]` (unsigned bytes, or signed with `SIGNED`), converted exactly
+/// and multiplied in f32 as the scalar `k * b as f32`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn scale_bytes<const SIGNED: bool>(bytes: u64, k: f32, out: *mut f32) {
+    unsafe {
+        let b = _mm_cvtsi64_si128(bytes as i64);
+        let i = if SIGNED { _mm256_cvtepi8_epi32(b) } else { _mm256_cvtepu8_epi32(b) };
+        _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_cvtepi32_ps(i), _mm256_set1_ps(k)));
     }
 }
 
@@ -102,50 +148,44 @@ unsafe fn store256(p: *mut u8, v: __m256i) {
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn decode_q8_0(b: *const u8, codes: *mut u8, scale: *mut f32, _offset: *mut f32) {
+unsafe fn decode_q8_0(b: *const u8, codes: *mut u8, _scale: *mut f32, _offset: *mut f32) {
     unsafe {
-        *scale = load_f16(b);
         store256(codes, _mm256_xor_si256(load256(b.add(2)), _mm256_set1_epi8(-128)));
     }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn decode_q4_0(b: *const u8, codes: *mut u8, scale: *mut f32, _offset: *mut f32) {
+unsafe fn decode_q4_0(b: *const u8, codes: *mut u8, _scale: *mut f32, _offset: *mut f32) {
     unsafe {
-        *scale = load_f16(b);
         store256(codes, nibbles32(b.add(2)));
     }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn decode_q5_0(b: *const u8, codes: *mut u8, scale: *mut f32, _offset: *mut f32) {
+unsafe fn decode_q5_0(b: *const u8, codes: *mut u8, _scale: *mut f32, _offset: *mut f32) {
     unsafe {
-        *scale = load_f16(b);
         let high = bit_mask32((b.add(2) as *const u32).read_unaligned());
         store256(codes, _mm256_or_si256(nibbles32(b.add(6)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))));
     }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn decode_q4_1(b: *const u8, codes: *mut u8, scale: *mut f32, offset: *mut f32) {
+unsafe fn decode_q4_1(b: *const u8, codes: *mut u8, _scale: *mut f32, _offset: *mut f32) {
     unsafe {
-        *scale = load_f16(b);
-        *offset = load_f16(b.add(2));
         store256(codes, nibbles32(b.add(4)));
     }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn decode_q5_1(b: *const u8, codes: *mut u8, scale: *mut f32, offset: *mut f32) {
+unsafe fn decode_q5_1(b: *const u8, codes: *mut u8, _scale: *mut f32, _offset: *mut f32) {
     unsafe {
-        *scale = load_f16(b);
-        *offset = load_f16(b.add(2));
         let high = bit_mask32((b.add(4) as *const u32).read_unaligned());
         store256(codes, _mm256_or_si256(nibbles32(b.add(8)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))));
     }
 }
 
-/// Q4_K / Q5_K: sub-block `j` (32 values) has scale `d * sc[j]` and offset `-dmin * m[j]`;
+/// Q4_K / Q5_K: sub-block `j` (32 values) has scale `d * sc[j]` and offset `-dmin * m[j]`
+/// (computed as `m[j] * -dmin`: the same value);
 /// chunk `c` of 32 packed bytes holds sub-block `2c` in its low nibbles and `2c + 1` in its
 /// high ones; Q5_K's fifth bits for chunk `c` are bits `2c` / `2c + 1` of `qh[l]`.
 #[inline]
@@ -154,10 +194,8 @@ unsafe fn decode_k4_like(b: *const u8, qs_at: usize, qh_at: Option<usize>, codes
     unsafe {
         let (d, dmin) = (load_f16(b), load_f16(b.add(2)));
         let (scales, mins) = unpack_scales_k4(&*(b.add(4) as *const [u8; 12]));
-        for j in 0..8 {
-            *scale.add(j) = d * ((scales >> (8 * j)) & 0xFF) as f32;
-            *offset.add(j) = -(dmin * ((mins >> (8 * j)) & 0xFF) as f32);
-        }
+        scale_bytes::<false>(scales, d, scale);
+        scale_bytes::<false>(mins, -dmin, offset);
         let low4 = _mm256_set1_epi8(0x0F);
         let one = _mm256_set1_epi8(1);
         let mut high = match qh_at {
@@ -196,9 +234,8 @@ unsafe fn decode_q5_k(b: *const u8, codes: *mut u8, scale: *mut f32, offset: *mu
 unsafe fn decode_q6_k(b: *const u8, codes: *mut u8, scale: *mut f32, _offset: *mut f32) {
     unsafe {
         let d = load_f16(b.add(208));
-        for j in 0..16 {
-            *scale.add(j) = d * (*(b.add(192 + j) as *const i8)) as f32;
-        }
+        scale_bytes::<true>((b.add(192) as *const u64).read_unaligned(), d, scale);
+        scale_bytes::<true>((b.add(200) as *const u64).read_unaligned(), d, scale.add(8));
         let low4 = _mm256_set1_epi8(0x0F);
         let top2 = _mm256_set1_epi8(0x30);
         for half in 0..2 {
