@@ -185,6 +185,49 @@ pub(super) fn unpack_scales_k4(p: &[u8; 12]) -> (u64, u64) {
     (scales, mins)
 }
 
+/// Q4_K / Q5_K chunk `c` (the 32 packed bytes `q4`): the codes of its two sub-blocks, low
+/// nibbles (sub-block `2c`) and high nibbles (`2c + 1`). For Q5_K, `high` holds the `qh` bytes
+/// shifted right by `2c`: bit 0 is the fifth bit of the low half, bit 1 of the high half; it is
+/// shifted on by 2 for the next chunk.
+///
+/// Callers must enable AVX2 (`#[inline(always)]`: compiled into the caller).
+#[inline(always)]
+pub(super) unsafe fn k4_chunk_codes(q4: __m256i, high: Option<&mut __m256i>) -> (__m256i, __m256i) {
+    unsafe {
+        let low4 = _mm256_set1_epi8(0x0F);
+        let mut lo = _mm256_and_si256(q4, low4);
+        let mut hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
+        if let Some(h) = high {
+            let one = _mm256_set1_epi8(1);
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(*h, one), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(*h, 1), one), 4));
+            *h = _mm256_srli_epi16(*h, 2);
+        }
+        (lo, hi)
+    }
+}
+
+/// Q6_K: the 32 six-bit codes (0..=63) of group `g` (0..4) of half `half` of the block at `b`:
+/// the low four bits from `ql[64·half + 32·(g & 1)..]` (low nibbles for g < 2, high for g ≥ 2),
+/// the top two from bits `2g..2g + 2` of `qh[32·half..]`.
+///
+/// Callers must enable AVX2 (`#[inline(always)]`: compiled into the caller).
+#[inline(always)]
+pub(super) unsafe fn q6_codes32(b: *const u8, half: usize, g: usize) -> __m256i {
+    unsafe {
+        let l = _mm256_loadu_si256(b.add(64 * half + 32 * (g & 1)) as *const __m256i);
+        let h = _mm256_loadu_si256(b.add(128 + 32 * half) as *const __m256i);
+        let l = if g < 2 { l } else { _mm256_srli_epi16(l, 4) };
+        let h = match g {
+            0 => _mm256_slli_epi16(h, 4),
+            1 => _mm256_slli_epi16(h, 2),
+            2 => h,
+            _ => _mm256_srli_epi16(h, 2),
+        };
+        _mm256_or_si256(_mm256_and_si256(l, _mm256_set1_epi8(0x0F)), _mm256_and_si256(h, _mm256_set1_epi8(0x30)))
+    }
+}
+
 /// Sum over the 8 sub-blocks of `min[j] * (bsums[2j] + bsums[2j+1])`, as 4 i32 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -208,8 +251,6 @@ unsafe fn dot_k4_like<const N: usize>(
     let nb = a[0].len();
     assert!(a.iter().all(|r| r.len() == nb), "activation rows of different lengths");
     assert!(w.len() >= nb * size, "weight row shorter than its activation row");
-    let low4 = _mm256_set1_epi8(0x0F);
-    let one = _mm256_set1_epi8(1);
     let mut acc = [_mm256_setzero_ps(); N];
     let mut acc_m = [_mm_setzero_ps(); N];
     for i in 0..nb {
@@ -227,16 +268,7 @@ unsafe fn dot_k4_like<const N: usize>(
         };
         let mut sumi = [_mm256_setzero_si256(); N];
         for c in 0..4 {
-            let q4 = load256(b.add(qs_at + 32 * c));
-            let mut lo = _mm256_and_si256(q4, low4);
-            let mut hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
-            if qh_at.is_some() {
-                // Bit 2c of qh[l] belongs to element l of this chunk's low half, bit 2c+1 to
-                // the high half; `high` is shifted right by 2 per chunk.
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(high, one), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 1), one), 4));
-                high = _mm256_srli_epi16(high, 2);
-            }
+            let (lo, hi) = k4_chunk_codes(load256(b.add(qs_at + 32 * c)), qh_at.map(|_| &mut high));
             let sc_lo = _mm256_set1_epi16(((scales >> (16 * c)) & 0xFF) as i16);
             let sc_hi = _mm256_set1_epi16(((scales >> (16 * c + 8)) & 0xFF) as i16);
             for t in 0..N {

@@ -12,7 +12,7 @@
 
 use std::arch::x86_64::*;
 
-use super::x86_avx2::{hsum_ps, hsum_ps128, load256, load_f16, min_terms, unpack_scales_k4};
+use super::x86_avx2::{hsum_ps, hsum_ps128, k4_chunk_codes, load256, load_f16, min_terms, q6_codes32, unpack_scales_k4};
 use crate::blocks::BlockQ8K;
 
 /// Checks the shapes shared by every kernel; returns the number of 256-blocks.
@@ -35,8 +35,6 @@ unsafe fn dot_k4_like<const R: usize, const N: usize>(
     qh_at: Option<usize>,
 ) -> [[f32; N]; R] {
     let nb = check(&w, &a, size);
-    let low4 = _mm256_set1_epi8(0x0F);
-    let one = _mm256_set1_epi8(1);
     let mut acc = [[_mm256_setzero_ps(); N]; R];
     let mut acc_m = [[_mm_setzero_ps(); N]; R];
     for i in 0..nb {
@@ -69,16 +67,7 @@ unsafe fn dot_k4_like<const R: usize, const N: usize>(
             let mut sc_lo = [_mm256_setzero_si256(); R];
             let mut sc_hi = [_mm256_setzero_si256(); R];
             for r in 0..R {
-                let q4 = load256(b[r].add(qs_at + 32 * c));
-                lo[r] = _mm256_and_si256(q4, low4);
-                hi[r] = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
-                if qh_at.is_some() {
-                    // Bit 2c of qh[l] belongs to element l of this chunk's low half, bit 2c+1
-                    // to the high half; `high` is shifted right by 2 per chunk.
-                    lo[r] = _mm256_or_si256(lo[r], _mm256_slli_epi16(_mm256_and_si256(high[r], one), 4));
-                    hi[r] = _mm256_or_si256(hi[r], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high[r], 1), one), 4));
-                    high[r] = _mm256_srli_epi16(high[r], 2);
-                }
+                (lo[r], hi[r]) = k4_chunk_codes(load256(b[r].add(qs_at + 32 * c)), qh_at.map(|_| &mut high[r]));
                 sc_lo[r] = _mm256_set1_epi16(((scales[r] >> (16 * c)) & 0xFF) as i16);
                 sc_hi[r] = _mm256_set1_epi16(((scales[r] >> (16 * c + 8)) & 0xFF) as i16);
             }
@@ -124,21 +113,9 @@ unsafe fn q6_group<const R: usize, const N: usize, const G: usize>(
     i: usize,
     half: usize,
     sc: &[__m128i; R],
-    low4: __m256i,
     sumi: &mut [[__m256i; N]; R],
 ) {
-    let q: [__m256i; R] = std::array::from_fn(|r| {
-        let l = load256(b[r].add(64 * half + 32 * (G & 1)));
-        let h = load256(b[r].add(128 + 32 * half));
-        let l = if G < 2 { l } else { _mm256_srli_epi16(l, 4) };
-        let h = match G {
-            0 => _mm256_slli_epi16(h, 4),
-            1 => _mm256_slli_epi16(h, 2),
-            2 => h,
-            _ => _mm256_srli_epi16(h, 2),
-        };
-        _mm256_or_si256(_mm256_and_si256(l, low4), _mm256_and_si256(h, _mm256_set1_epi8(0x30)))
-    });
+    let q: [__m256i; R] = std::array::from_fn(|r| q6_codes32(b[r], half, G));
     // Elements 0..16 of the group use scale j, 16..32 scale j + 1.
     let j = (8 * half + 2 * G) as i64;
     let pick = _mm_set_epi64x((j + 1) * 0x0101_0101_0101_0101, j * 0x0101_0101_0101_0101);
@@ -160,7 +137,6 @@ unsafe fn q6_group<const R: usize, const N: usize, const G: usize>(
 unsafe fn dot_q6_k_rn<const R: usize, const N: usize>(w: [&[u8]; R], a: [&[BlockQ8K]; N]) -> [[f32; N]; R] {
     const SIZE: usize = 210;
     let nb = check(&w, &a, SIZE);
-    let low4 = _mm256_set1_epi8(0x0F);
     let mut acc = [[_mm256_setzero_ps(); N]; R];
     for i in 0..nb {
         let b: [*const u8; R] = std::array::from_fn(|r| w[r].as_ptr().add(i * SIZE));
@@ -177,10 +153,10 @@ unsafe fn dot_q6_k_rn<const R: usize, const N: usize>(w: [&[u8]; R], a: [&[Block
         for half in 0..2 {
             // The four groups unrolled by hand: with a loop LLVM kept `g` dynamic in the 2 x 8
             // form (branchy decode, spills).
-            q6_group::<R, N, 0>(&b, &a, i, half, &sc, low4, &mut sumi);
-            q6_group::<R, N, 1>(&b, &a, i, half, &sc, low4, &mut sumi);
-            q6_group::<R, N, 2>(&b, &a, i, half, &sc, low4, &mut sumi);
-            q6_group::<R, N, 3>(&b, &a, i, half, &sc, low4, &mut sumi);
+            q6_group::<R, N, 0>(&b, &a, i, half, &sc, &mut sumi);
+            q6_group::<R, N, 1>(&b, &a, i, half, &sc, &mut sumi);
+            q6_group::<R, N, 2>(&b, &a, i, half, &sc, &mut sumi);
+            q6_group::<R, N, 3>(&b, &a, i, half, &sc, &mut sumi);
         }
         for t in 0..N {
             let da = a[t].get_unchecked(i).d;

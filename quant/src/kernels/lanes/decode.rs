@@ -8,7 +8,7 @@
 
 use std::arch::x86_64::*;
 
-use crate::kernels::x86_avx2::{bit_mask32, load256, load_f16, nibbles32, unpack_scales_k4};
+use crate::kernels::x86_avx2::{bit_mask32, k4_chunk_codes, load256, load_f16, nibbles32, q6_codes32, unpack_scales_k4};
 use crate::types::GgmlType;
 
 /// How one weight type is decoded and what the kernels need to know about it.
@@ -196,21 +196,12 @@ unsafe fn decode_k4_like(b: *const u8, qs_at: usize, qh_at: Option<usize>, codes
         let (scales, mins) = unpack_scales_k4(&*(b.add(4) as *const [u8; 12]));
         scale_bytes::<false>(scales, d, scale);
         scale_bytes::<false>(mins, -dmin, offset);
-        let low4 = _mm256_set1_epi8(0x0F);
-        let one = _mm256_set1_epi8(1);
         let mut high = match qh_at {
             Some(at) => load256(b.add(at)),
             None => _mm256_setzero_si256(),
         };
         for c in 0..4 {
-            let q4 = load256(b.add(qs_at + 32 * c));
-            let mut lo = _mm256_and_si256(q4, low4);
-            let mut hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
-            if qh_at.is_some() {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(high, one), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 1), one), 4));
-                high = _mm256_srli_epi16(high, 2);
-            }
+            let (lo, hi) = k4_chunk_codes(load256(b.add(qs_at + 32 * c)), qh_at.map(|_| &mut high));
             store256(codes.add(64 * c), lo);
             store256(codes.add(64 * c + 32), hi);
         }
@@ -236,20 +227,9 @@ unsafe fn decode_q6_k(b: *const u8, codes: *mut u8, scale: *mut f32, _offset: *m
         let d = load_f16(b.add(208));
         scale_bytes::<true>((b.add(192) as *const u64).read_unaligned(), d, scale);
         scale_bytes::<true>((b.add(200) as *const u64).read_unaligned(), d, scale.add(8));
-        let low4 = _mm256_set1_epi8(0x0F);
-        let top2 = _mm256_set1_epi8(0x30);
         for half in 0..2 {
-            let h = load256(b.add(128 + 32 * half));
             for g in 0..4 {
-                let l = load256(b.add(64 * half + 32 * (g & 1)));
-                let l = if g < 2 { l } else { _mm256_srli_epi16(l, 4) };
-                let hg = match g {
-                    0 => _mm256_slli_epi16(h, 4),
-                    1 => _mm256_slli_epi16(h, 2),
-                    2 => h,
-                    _ => _mm256_srli_epi16(h, 2),
-                };
-                store256(codes.add(128 * half + 32 * g), _mm256_or_si256(_mm256_and_si256(l, low4), _mm256_and_si256(hg, top2)));
+                store256(codes.add(128 * half + 32 * g), q6_codes32(b, half, g));
             }
         }
     }

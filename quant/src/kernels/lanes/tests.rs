@@ -3,20 +3,15 @@
 //! other kernel in `quant/tests/kernels*.rs`.)
 
 use super::{format, Format, MIN_TOKENS};
-use crate::kernels::{matmul_gather_on, matmul_on, matmul_packed_block_on, Activations, Isa, PackedTokens};
+use crate::kernels::{matmul_gather_on, matmul_on, matmul_packed_block_on, Activations, Isa, PackedTokens, SUPPORTED_TYPES};
 use crate::types::GgmlType;
 use crate::{dequantize, quantize};
 
-const LANE_TYPES: [GgmlType; 8] = [
-    GgmlType::Q8_0,
-    GgmlType::Q4_0,
-    GgmlType::Q4_1,
-    GgmlType::Q5_0,
-    GgmlType::Q5_1,
-    GgmlType::Q4_K,
-    GgmlType::Q5_K,
-    GgmlType::Q6_K,
-];
+/// The block types: every supported type but the float ones (checked against `Format::of`
+/// below, so a new type without a decoding fails there).
+fn lane_types() -> Vec<GgmlType> {
+    SUPPORTED_TYPES.into_iter().filter(|t| !matches!(t, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16)).collect()
+}
 
 /// Deterministic values in [-1, 1) with a few larger ones, so blocks get varied scales.
 fn values(seed: u64, n: usize) -> Vec<f32> {
@@ -50,7 +45,7 @@ fn avx512() -> bool {
 
 #[test]
 fn every_type_with_lanes_is_offered_only_on_avx512_batches() {
-    for ty in LANE_TYPES {
+    for ty in lane_types() {
         assert!(Format::of(ty).is_some(), "{ty}");
         assert!(format(Isa::Avx2, ty, 256).is_none() && format(Isa::Scalar, ty, 256).is_none(), "{ty}");
         assert!(format(Isa::Avx512, ty, MIN_TOKENS - 1).is_none(), "{ty}");
@@ -69,7 +64,7 @@ fn decoded_rows_reproduce_the_dequantizer() {
         return;
     }
     let cols = 512;
-    for ty in LANE_TYPES {
+    for ty in lane_types() {
         let fmt = Format::of(ty).unwrap();
         let w = quantized(ty, 1, cols, 7 + ty as u64);
         let mut want = vec![0f32; cols];
@@ -98,7 +93,7 @@ fn results_do_not_depend_on_the_rest_of_the_batch() {
     // 45 tokens: the first 32 on 16-token vectors, the rest (and every list below) on 8-token
     // ones, so the comparison also crosses vector widths.
     let (rows, n) = (13, 45);
-    for ty in LANE_TYPES {
+    for ty in lane_types() {
         let cols = if ty.block_size() == 256 { 768 } else { 320 };
         let w = quantized(ty, rows, cols, 3 + ty as u64);
         let x = values(11, n * cols);
