@@ -19,6 +19,13 @@ const MATMUL_ROW_BLOCK_MIN: usize = 16;
 /// Tokens per pass over a row block; their activations stay in L2.
 const MATMUL_TOKEN_TILE: usize = 32;
 
+/// Weight rows per task of a batched product, a multiple of `multiple` (a power of two): at
+/// least four tasks per thread where the matrix allows, for balance, within
+/// [`MATMUL_ROW_BLOCK_MIN`]..=[`MATMUL_ROW_BLOCK_MAX`]. Each value's bits do not depend on it.
+fn row_block(rows: usize, multiple: usize) -> usize {
+    (rows / (4 * rayon::current_num_threads())).clamp(MATMUL_ROW_BLOCK_MIN, MATMUL_ROW_BLOCK_MAX) & !(multiple - 1)
+}
+
 /// Fails unless `cols` is a whole number of blocks of a supported type.
 pub(crate) fn check_width(ty: GgmlType, cols: usize) -> Result<(), KernelError> {
     if !is_supported(ty) {
@@ -396,9 +403,8 @@ fn run_batch(
     y: &mut [f32],
 ) {
     let out = SharedOut { ptr: y.as_mut_ptr(), len: y.len() };
-    // At least four tasks per thread where the matrix allows, for balance; an even count keeps
-    // the two-row kernel's pairs whole. (Each value's bits do not depend on the blocks.)
-    let block = (rows / (4 * rayon::current_num_threads())).clamp(MATMUL_ROW_BLOCK_MIN, MATMUL_ROW_BLOCK_MAX) & !1;
+    // An even count keeps the two-row kernel's pairs whole.
+    let block = row_block(rows, 2);
     w.par_chunks(block * row_bytes).enumerate().for_each(|(blk, wc)| {
         // SAFETY: `y` is `tokens.len() * rows` long and outlives the loop; task `blk` alone
         // writes output rows r0..r0 + block (see `SharedOut`).
@@ -429,7 +435,8 @@ fn run_lanes(
         Threads::Pool => {
             let mut packed = LaneActs::default();
             packed.pack(acts, n, |i| tokens.get(i));
-            let block = (rows / (4 * rayon::current_num_threads())).clamp(MATMUL_ROW_BLOCK_MIN, MATMUL_ROW_BLOCK_MAX) & !3;
+            // Whole 4-row panels.
+            let block = row_block(rows, 4);
             w.par_chunks(block * row_bytes).enumerate().for_each(|(blk, wc)| {
                 // SAFETY: `fmt` came from `lanes::format` for `ty`, `packed` from `acts`; task
                 // `blk` alone writes rows blk * block.. of `y`, which is `n * rows` long.
