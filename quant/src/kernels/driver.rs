@@ -204,7 +204,10 @@ impl PackedTokens {
     }
 
     /// Packs activation rows `tokens` of `acts` (in that order, repeats allowed) for products
-    /// on `isa`, reusing this value's buffers.
+    /// on `isa`, reusing this value's buffers. The packed copy stands for `acts` as they are
+    /// now: pack again after preparing `acts` anew (a later call with activations of another
+    /// type, size or instruction set is refused, but new values of the same shape cannot be
+    /// told apart).
     pub fn pack(&mut self, isa: Isa, acts: &Activations, tokens: &[usize]) -> Result<(), KernelError> {
         check_tokens(acts, tokens)?;
         self.tokens.clear();
