@@ -4,10 +4,10 @@
 //! The row-lane kernels ([`super::x86_avx512`], [`super::x86_avx512_k`]) put a block's 32
 //! values in the lanes and, per (weight row, token), convert every block's integer sum to f32
 //! and scale it: two float operations per 32 products. Here a task decodes a panel of weight
-//! rows once into bytes and scales ([`decode`]), the activations are regrouped eight tokens
-//! per vector once per call ([`pack`]), and the micro-kernel ([`x86_avx512`]) broadcasts four
-//! weight bytes against eight tokens per `vpdpbusd`, converting once per sub-block for eight
-//! tokens. The integer work is the same; the float work per product drops by about eight.
+//! rows once into bytes and scales ([`decode`]), the activations are regrouped 16 tokens per
+//! vector once per call ([`pack`]), and the micro-kernel ([`x86_avx512`]) broadcasts four
+//! weight bytes against 16 (or 8) tokens per `vpdpbusd`, converting once per sub-block for all
+//! of them. The integer work is the same; the float work per product drops by about ten.
 //!
 //! Results differ from the row-lane kernels by f32 rounding only (the integer sums are exact
 //! in both); per (row, token) they do not depend on the other tokens of the call, the token
@@ -26,8 +26,8 @@ use super::Isa;
 use crate::types::GgmlType;
 use x86_avx512::{panel, LaneVec, Tile, Ymm, Zmm};
 
-/// Tokens from which a batch takes the token-lane kernels: below a full group the padding
-/// lanes cost more than the row-lane kernels' float work.
+/// Tokens from which a batch takes the token-lane kernels: below a full 8-token vector the
+/// padding lanes cost more than the row-lane kernels' float work.
 pub(crate) const MIN_TOKENS: usize = 8;
 /// Weight rows per micro-kernel call (with two 16-token vectors: 8 integer and 8 float
 /// accumulators).
