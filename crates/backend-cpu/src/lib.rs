@@ -34,6 +34,8 @@ pub struct CpuBackend {
     moe_scratch: Mutex<moe::MoeScratch>,
     /// Quantized activations of the last matmul, reused so steady-state calls do not allocate.
     acts: Mutex<dgemma_quant::kernels::Activations>,
+    /// Opt-in: the soft embedding with bfloat16 operands ([`CpuBackend::set_bf16_soft_embedding`]).
+    bf16_soft_embedding: std::sync::atomic::AtomicBool,
 }
 
 impl CpuBackend {
@@ -44,7 +46,24 @@ impl CpuBackend {
             .thread_name(|i| format!("dgemma-cpu-{i}"))
             .build()
             .map_err(|source| CpuError::ThreadPool { threads, source })?;
-        Ok(Self { pool, moe_scratch: Mutex::new(moe::MoeScratch::default()), acts: Mutex::new(Default::default()) })
+        Ok(Self {
+            pool,
+            moe_scratch: Mutex::new(moe::MoeScratch::default()),
+            acts: Mutex::new(Default::default()),
+            bf16_soft_embedding: Default::default(),
+        })
+    }
+
+    /// Opt-in (off by default): compute the soft embedding (`matmul_transposed`, model.md §7)
+    /// with bfloat16 operands, twice the products per instruction, where the CPU has AVX-512
+    /// BF16. The probabilities and the decoded embedding values are rounded to 8 significant
+    /// bits (the products are summed in f32 and f64 as in the exact kernels); how much that
+    /// changes the denoiser's output cannot be judged without trained weights (docs/perf.md).
+    /// Returns whether this CPU runs it; where it does not, the exact kernels stay in use.
+    pub fn set_bf16_soft_embedding(&self, on: bool) -> bool {
+        let supported = transposed::bf16_available();
+        self.bf16_soft_embedding.store(on && supported, std::sync::atomic::Ordering::Relaxed);
+        supported
     }
 }
 
@@ -103,7 +122,8 @@ impl Backend for CpuBackend {
     }
 
     fn matmul_transposed(&self, w: &CpuWeight<'_>, x: &Vec<f32>, n: usize, y: &mut Vec<f32>) {
-        self.pool.install(|| transposed::matmul_transposed(w, x, n, y));
+        let bf16 = self.bf16_soft_embedding.load(std::sync::atomic::Ordering::Relaxed);
+        self.pool.install(|| transposed::matmul_transposed(w, x, n, y, bf16));
     }
 
     fn rms_norm(&self, x: &mut Vec<f32>, groups: usize, width: usize, weight: Option<&Vec<f32>>, eps: f32) {

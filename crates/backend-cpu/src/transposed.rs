@@ -17,6 +17,8 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 #[cfg(target_arch = "x86_64")]
+mod avx512_bf16;
+#[cfg(target_arch = "x86_64")]
 mod register_block;
 
 #[cfg(target_arch = "x86_64")]
@@ -24,6 +26,12 @@ use crate::math::has_fma;
 use dgemma_quant::GgmlType;
 
 use crate::weight::{decode, CpuWeight};
+
+#[cfg(target_arch = "x86_64")]
+use avx512_bf16::Bf16Tile;
+/// No bfloat16 kernel off x86_64: nothing to keep per task.
+#[cfg(not(target_arch = "x86_64"))]
+type Bf16Tile = ();
 
 /// Weight rows decoded into one tile; each register block of accumulators is loaded and stored
 /// once per tile, not once per weight row. At most 64 (the used rows are a `u64` mask) and a
@@ -42,8 +50,10 @@ const MIN_TASKS: usize = 32;
 /// Output columns per segment, rounded up to whole blocks of the weight type.
 const SEG: usize = 256;
 
-/// `y [n, cols] = x [n, rows] · W [rows, cols]`.
-pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32]) {
+/// `y [n, cols] = x [n, rows] · W [rows, cols]`. With `bf16` (an opt-in) the products take
+/// bfloat16 operands where the CPU has AVX-512 BF16 ([`avx512_bf16`]); elsewhere, and by
+/// default, they are exact f32.
+pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut [f32], bf16: bool) {
     let (rows, cols) = (w.shape.rows, w.shape.cols);
     assert!(x.len() >= n * rows && y.len() >= n * cols, "matmul_transposed: buffers too small");
     if n == 0 || cols == 0 {
@@ -58,11 +68,11 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
     let chunk_rows = runs.div_ceil(n_chunk) * SUM_RUN;
     let n_chunk = rows.div_ceil(chunk_rows).max(1);
     let region = n * seg;
-    let kernel = Kernel::best();
+    let kernel = if bf16 && Kernel::Avx512Bf16.available() { Kernel::Avx512Bf16 } else { Kernel::best() };
     let mut partial = vec![0f64; n_chunk * n_seg * region];
     partial.par_chunks_mut(region).enumerate().for_each_init(
-        || (vec![0f32; VB * (seg + TILE_PAD)], vec![0f32; n * seg], vec![false; n]),
-        |(tile, acc, live), (task, total)| {
+        || (vec![0f32; VB * (seg + TILE_PAD)], vec![0f32; n * seg], vec![false; n], Bf16Tile::default()),
+        |(tile, acc, live, bf), (task, total)| {
             let (k, s) = (task / n_seg, task % n_seg);
             let c0 = s * seg;
             let width = seg.min(cols - c0);
@@ -98,6 +108,13 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
                 let last = (v0 - k * chunk_rows).is_multiple_of(SUM_RUN) || v0 == v_end;
                 let total = last.then_some(&mut total[..n * width]);
                 let tile = Tile { data: &tile[..vb * ts], stride: ts };
+                #[cfg(target_arch = "x86_64")]
+                if kernel == Kernel::Avx512Bf16 {
+                    // SAFETY: the CPU has what the kernel needs (Kernel::available).
+                    unsafe { avx512_bf16::accumulate(&probs, live, &tile, acc, width, first, total, bf) };
+                    continue;
+                }
+                let _ = &bf;
                 accumulate(kernel, &probs, live, &tile, acc, width, first, total);
             }
         },
@@ -116,6 +133,11 @@ pub(crate) fn matmul_transposed(w: &CpuWeight<'_>, x: &[f32], n: usize, y: &mut 
             }
         }
     });
+}
+
+/// Whether this CPU runs the bfloat16 soft-embedding kernel.
+pub(crate) fn bf16_available() -> bool {
+    Kernel::Avx512Bf16.available()
 }
 
 /// Decoded weight rows: row `j` is `data[j · stride..][..width]`.
@@ -152,7 +174,7 @@ impl Probs<'_> {
     /// when `kernel` is the AVX-512 one.
     fn nonzero(&self, kernel: Kernel, live: &mut [bool]) -> u64 {
         #[cfg(target_arch = "x86_64")]
-        if kernel == Kernel::Avx512 {
+        if matches!(kernel, Kernel::Avx512 | Kernel::Avx512Bf16) {
             // SAFETY: the CPU supports AVX-512F (Kernel::available).
             return unsafe { avx512::nonzero(self, live) };
         }
@@ -176,7 +198,7 @@ impl Probs<'_> {
 #[inline]
 fn decode_segment(kernel: Kernel, ty: GgmlType, src: &[u8], dst: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if kernel == Kernel::Avx512 {
+    if matches!(kernel, Kernel::Avx512 | Kernel::Avx512Bf16) {
         match ty {
             // SAFETY: the CPU supports AVX-512F (Kernel::available).
             GgmlType::Q8_0 => return unsafe { avx512::decode_q8_0(src, dst) },
@@ -219,6 +241,9 @@ fn flush(total: &mut [f64], acc: &mut [f32]) {
 enum Kernel {
     /// Register-blocked AVX-512F ([`avx512`]).
     Avx512,
+    /// bfloat16 operands, AVX-512 BF16 ([`avx512_bf16`]): only when asked for, and not
+    /// bit-identical to the others.
+    Avx512Bf16,
     /// Register-blocked AVX2 + FMA ([`avx2`]).
     Fma,
     /// Plain Rust (`a * b + c`), one activation row at a time.
@@ -245,9 +270,11 @@ impl Kernel {
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 => avx512::available(),
             #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512Bf16 => avx512_bf16::available(),
+            #[cfg(target_arch = "x86_64")]
             Kernel::Fma => has_fma(),
             #[cfg(not(target_arch = "x86_64"))]
-            Kernel::Avx512 | Kernel::Fma => false,
+            Kernel::Avx512 | Kernel::Avx512Bf16 | Kernel::Fma => false,
             Kernel::Portable => true,
         }
     }
@@ -263,7 +290,7 @@ fn accumulate(
     kernel: Kernel, p: &Probs<'_>, live: &[bool], tile: &Tile<'_>, acc: &mut [f32], width: usize, first: bool,
     total: Option<&mut [f64]>,
 ) {
-    debug_assert!(kernel.available());
+    debug_assert!(kernel.available() && kernel != Kernel::Avx512Bf16, "the bfloat16 kernel has its own entry");
     #[cfg(target_arch = "x86_64")]
     if kernel == Kernel::Avx512 {
         // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (Kernel::available).
@@ -392,6 +419,51 @@ mod tests {
                             let exact = start + terms.sum::<f64>();
                             assert!((sums[r * width + c] as f64 - exact).abs() < 1e-4, "{at}: acc[{r},{c}]");
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The bfloat16 tile kernel (where the CPU has AVX-512 BF16) against an f64 sum of the
+    /// bfloat16-rounded operands (only the f32 accumulation differs), and against the exact sum
+    /// within bfloat16 precision (two roundings of `2^-9` per product: `2^-7` of `Σ|p·t|` with
+    /// room), over the same shapes as above.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn bf16_tile_kernel_matches_the_rounded_operands() {
+        if !Kernel::Avx512Bf16.available() {
+            eprintln!("no AVX-512 BF16 on this CPU: the bfloat16 kernel cannot run here");
+            return;
+        }
+        let round = |v: f32| half::bf16::from_f32(v).to_f32() as f64;
+        let mut bf = avx512_bf16::Bf16Tile::default();
+        for (n, width, vb) in [(1, 16, 64), (7, 37, 5), (13, 256, 64), (6, 80, 33), (12, 117, 64), (256, 64, 64)] {
+            let (stride, v0) = (vb + 9, 3);
+            let mut x = values(n * stride, 1);
+            x.iter_mut().step_by(5).for_each(|q| *q = 0.0);
+            let ts = width + TILE_PAD;
+            let tile_data = values(vb * ts, 2);
+            let tile = Tile { data: &tile_data, stride: ts };
+            let acc0 = values(n * width, 3);
+            let p = Probs { x: &x, stride, v0, vb };
+            let mut live = vec![false; n];
+            p.nonzero(Kernel::Avx512Bf16, &mut live);
+            for first in [false, true] {
+                let mut got = acc0.clone();
+                // SAFETY: checked above that the CPU runs it.
+                unsafe { avx512_bf16::accumulate(&p, &live, &tile, &mut got, width, first, None, &mut bf) };
+                for r in 0..n {
+                    for c in 0..width {
+                        let start = if first { 0.0 } else { acc0[r * width + c] as f64 };
+                        let terms = (0..vb).map(|j| (p.row(r)[j], tile_data[j * ts + c]));
+                        let rounded = start + terms.clone().map(|(q, t)| round(q) * round(t)).sum::<f64>();
+                        let exact = start + terms.clone().map(|(q, t)| q as f64 * t as f64).sum::<f64>();
+                        let size = start.abs() + terms.map(|(q, t)| (q as f64 * t as f64).abs()).sum::<f64>();
+                        let g = got[r * width + c] as f64;
+                        let at = format!("n={n} width={width} vb={vb} first={first} [{r},{c}]");
+                        assert!((g - rounded).abs() <= 1e-6 * size + 1e-30, "{at}: {g} vs rounded operands {rounded}");
+                        assert!((g - exact).abs() <= size / 128.0, "{at}: {g} vs exact {exact}");
                     }
                 }
             }

@@ -12,14 +12,13 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use dgemma_backend::{Backend, Profiled};
-use dgemma_backend_cpu::CpuBackend;
 use dgemma_model::{KvCache, Model, Scratch, Session};
 use dgemma_sampler::{generate, GenerateConfig, LlamaRng, SamplerParams};
 use serde_json::json;
 
 use dgemma_backend_wgpu::GpuApi;
 
-use super::run::{open_gpu, open_model_file, parse_cutoff, BackendKind};
+use super::run::{cpu_backend, open_gpu, open_model_file, parse_cutoff, BackendKind};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -59,6 +58,10 @@ pub struct Args {
     /// rows nobody weighs are skipped. Its effect on quality is not measured.
     #[arg(long, default_value_t = 0.0, value_parser = parse_cutoff)]
     pub soft_embed_cutoff: f32,
+    /// Opt-in approximation, as `dgemma run --soft-embed-bf16`: the soft embedding with
+    /// bfloat16 operands (CPU backend, AVX-512 BF16).
+    #[arg(long)]
+    pub soft_embed_bf16: bool,
     /// Time single matmuls instead of a model: `TYPE:ROWSxCOLS:N[,N..]` (e.g. `q8_0:4096x2816:1,16,256`),
     /// repeatable; `-r` is the minimum number of timed calls per case.
     #[arg(long, value_parser = kernels::parse_spec)]
@@ -123,9 +126,10 @@ pub fn run(args: Args) -> Result<()> {
         BackendKind::Auto => open_gpu(GpuApi::Auto, args.device, false)?,
         BackendKind::Gpu(api) => open_gpu(api, args.device, true)?,
     };
-    match gpu {
-        Some(gpu) => bench_on(&args, gpu),
-        None => bench_on(&args, CpuBackend::new(args.threads)?),
+    match (cpu_backend(args.threads, args.soft_embed_bf16, gpu.is_some())?, gpu) {
+        (Some(cpu), _) => bench_on(&args, cpu),
+        (None, Some(gpu)) => bench_on(&args, gpu),
+        (None, None) => unreachable!("cpu_backend gives a backend when there is no GPU"),
     }
 }
 
