@@ -1,5 +1,6 @@
 //! The soft embedding `y = softmax(z) · Emb` at the real 26B shape (V = 262,144, H = 2816,
-//! n = 256 canvas rows) for BF16, Q8_0 and Q6_K embeddings; random data.
+//! n = 256 canvas rows) for BF16, Q8_0 and Q6_K embeddings; random data. Each runs on the exact
+//! kernels and, where the CPU has AVX-512 BF16, on the opt-in bfloat16 ones (` bf16` ids).
 //!
 //! `cargo bench -p dgemma-backend-cpu --bench soft_embedding`; `DGEMMA_BENCH_THREADS` sets the
 //! pool size (default 2), `DGEMMA_BENCH_VOCAB` the vocabulary (default 262,144).
@@ -38,9 +39,18 @@ fn soft_embedding(c: &mut Criterion) {
         let shape = WeightShape { rows: V, cols: H, experts: 1 };
         let w = b.upload_weight(WeightSource { name: "token_embd", ty, shape, data: &data }).unwrap();
         let clock = if cpu { "cpu-time" } else { "wall" };
-        g.bench_function(format!("{ty:?} V={V} H={H} n={N} t={threads} {clock}"), |bch| {
-            bch.iter_custom(|iters| timed(iters, cpu, || b.matmul_transposed(&w, &x, N, &mut y)))
-        });
+        // The exact kernels, then the opt-in bfloat16 ones where the CPU has them.
+        for bf16 in [false, true] {
+            if bf16 && !b.set_bf16_soft_embedding(true) {
+                continue;
+            }
+            b.set_bf16_soft_embedding(bf16);
+            let precision = if bf16 { " bf16" } else { "" };
+            g.bench_function(format!("{ty:?} V={V} H={H} n={N} t={threads} {clock}{precision}"), |bch| {
+                bch.iter_custom(|iters| timed(iters, cpu, || b.matmul_transposed(&w, &x, N, &mut y)))
+            });
+        }
+        b.set_bf16_soft_embedding(false);
     }
     g.finish();
 }

@@ -100,10 +100,22 @@ pub(super) unsafe fn accumulate(
     }
     bf.probs.clear();
     bf.probs.resize(n * pairs, 0);
+    // Probabilities in memory order are already pairs: 32 at a time, one conversion each.
     for (r, _) in live.iter().enumerate().filter(|(_, &l)| l) {
         let row = p.row(r);
-        for (i, q) in bf.probs[r * pairs..][..pairs].iter_mut().enumerate() {
-            *q = bf16_bits(row[2 * i]) | row.get(2 * i + 1).map_or(0, |&x| bf16_bits(x) << 16);
+        let out = &mut bf.probs[r * pairs..][..pairs];
+        for i in (0..vb).step_by(32) {
+            let len = (vb - i).min(32);
+            let mask = |from: usize| (((1u32 << len.saturating_sub(from).min(16)) - 1) & 0xFFFF) as __mmask16;
+            // SAFETY: the masked loads read only row[i..i + len], the masked store writes only
+            // out[i / 2..(i + len).div_ceil(2)] (a missing odd value converts a masked-off zero).
+            unsafe {
+                let lo = _mm512_maskz_loadu_ps(mask(0), row.as_ptr().add(i));
+                let hi = _mm512_maskz_loadu_ps(mask(16), row.as_ptr().add(i + 16.min(len)));
+                let packed: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(hi, lo));
+                let words = ((1u32 << len.div_ceil(2)) - 1) as __mmask16;
+                _mm512_mask_storeu_epi32(out.as_mut_ptr().add(i / 2).cast(), words, packed);
+            }
         }
     }
     let mut v0 = 0;
