@@ -436,14 +436,22 @@ fn run_lanes(
     let out = SharedOut { ptr: y.as_mut_ptr(), len: y.len() };
     match threads {
         Threads::Pool => {
-            let mut packed = LaneActs::default();
-            packed.pack(acts, n, |i| tokens.get(i));
-            // Whole 4-row panels.
-            let block = row_block(rows, 4);
-            w.par_chunks(block * row_bytes).enumerate().for_each(|(blk, wc)| {
-                // SAFETY: `fmt` came from `lanes::format` for `ty`, `packed` from `acts`; task
-                // `blk` alone writes rows blk * block.. of `y`, which is `n * rows` long.
-                unsafe { run_block(fmt, wc, row_bytes, cols, &packed, |i, r, v| out.write(i * rows + blk * block + r, v)) };
+            let run_all = |packed: &mut LaneActs| {
+                packed.pack(acts, n, |i| tokens.get(i));
+                let packed = &*packed;
+                // Whole 4-row panels.
+                let block = row_block(rows, 4);
+                w.par_chunks(block * row_bytes).enumerate().for_each(|(blk, wc)| {
+                    // SAFETY: `fmt` came from `lanes::format` for `ty`, `packed` from `acts`;
+                    // task `blk` alone writes rows blk * block.. of `y` (`n * rows` long).
+                    unsafe { run_block(fmt, wc, row_bytes, cols, packed, |i, r, v| out.write(i * rows + blk * block + r, v)) };
+                });
+            };
+            // The calling thread's buffer, reused from call to call (a batch's packed copy is
+            // as large as its activations); a fresh one if a call nested in this one holds it.
+            POOL_LANE_ACTS.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut packed) => run_all(&mut packed),
+                Err(_) => run_all(&mut LaneActs::default()),
             });
         }
         Threads::Caller if prepacked.is_some() => {
@@ -464,6 +472,8 @@ thread_local! {
     /// Per thread: the packed activations of the current [`matmul_gather_block_on`] call,
     /// reused so that the many small MoE products do not allocate.
     static LANE_ACTS: std::cell::RefCell<super::lanes::LaneActs> = std::cell::RefCell::new(Default::default());
+    /// Per calling thread: the packed activations of the current row-parallel batch.
+    static POOL_LANE_ACTS: std::cell::RefCell<super::lanes::LaneActs> = std::cell::RefCell::new(Default::default());
 }
 
 /// The kernels of one (instruction set, weight type) pair: one-token, and where they exist the

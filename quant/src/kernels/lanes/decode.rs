@@ -53,10 +53,10 @@ impl Format {
         };
         Some(match ty {
             Q8_0 => q8(34, 128, false, decode_q8_0 as _),
-            Q4_0 => q8(18, 8, false, decode_q4_0 as _),
-            Q5_0 => q8(22, 16, false, decode_q5_0 as _),
-            Q4_1 => q8(20, 0, true, decode_q4_1 as _),
-            Q5_1 => q8(24, 0, true, decode_q5_1 as _),
+            Q4_0 => q8(18, 8, false, decode_nibbles::<2> as _),
+            Q5_0 => q8(22, 16, false, decode_fivebits::<2, 6> as _),
+            Q4_1 => q8(20, 0, true, decode_nibbles::<4> as _),
+            Q5_1 => q8(24, 0, true, decode_fivebits::<4, 8> as _),
             Q4_K | Q5_K => Format {
                 sub: 32,
                 subs_per_act_block: 8,
@@ -154,33 +154,18 @@ unsafe fn decode_q8_0(b: *const u8, codes: *mut u8, _scale: *mut f32, _offset: *
     }
 }
 
+/// Q4_0 / Q4_1: 32 nibbles from the 16 bytes at `QS` (low nibbles first, the legacy order).
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn decode_q4_0(b: *const u8, codes: *mut u8, _scale: *mut f32, _offset: *mut f32) {
-    unsafe {
-        store256(codes, nibbles32(b.add(2)));
-    }
+unsafe fn decode_nibbles<const QS: usize>(b: *const u8, codes: *mut u8, _scale: *mut f32, _offset: *mut f32) {
+    unsafe { store256(codes, nibbles32(b.add(QS))) }
 }
 
+/// Q5_0 / Q5_1: [`decode_nibbles`] at `QS` plus the fifth bits of the `u32` at `QH`.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn decode_q5_0(b: *const u8, codes: *mut u8, _scale: *mut f32, _offset: *mut f32) {
+unsafe fn decode_fivebits<const QH: usize, const QS: usize>(b: *const u8, codes: *mut u8, _scale: *mut f32, _offset: *mut f32) {
     unsafe {
-        let high = bit_mask32((b.add(2) as *const u32).read_unaligned());
-        store256(codes, _mm256_or_si256(nibbles32(b.add(6)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))));
-    }
-}
-
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn decode_q4_1(b: *const u8, codes: *mut u8, _scale: *mut f32, _offset: *mut f32) {
-    unsafe {
-        store256(codes, nibbles32(b.add(4)));
-    }
-}
-
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn decode_q5_1(b: *const u8, codes: *mut u8, _scale: *mut f32, _offset: *mut f32) {
-    unsafe {
-        let high = bit_mask32((b.add(4) as *const u32).read_unaligned());
-        store256(codes, _mm256_or_si256(nibbles32(b.add(8)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))));
+        let high = bit_mask32((b.add(QH) as *const u32).read_unaligned());
+        store256(codes, _mm256_or_si256(nibbles32(b.add(QS)), _mm256_and_si256(high, _mm256_set1_epi8(0x10))));
     }
 }
 
